@@ -1,1 +1,74 @@
-fn main() {}
+//! `palisade`: the command-line interface.
+//!
+//! Thin by design: it parses arguments into typed structs (clap derive), calls the library
+//! crates, prints, and maps the outcome onto stable exit codes:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success, nothing at or above `--fail-on` |
+//! | 1 | findings at or above `--fail-on` (or a failed verification) |
+//! | 2 | errors: unreadable or malformed input, bad arguments, failed connection |
+
+mod cmd;
+mod report;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::settings::GlobalArgs;
+
+/// palisade: self-hosted container security for Kubernetes clusters and offline files.
+///
+/// Posture management, Pod Security Standards dry-runs and Gatekeeper policies, from manifest
+/// files or a live cluster. Every command prints machine-readable output with `--format json`
+/// and uses stable exit codes: 0 ok, 1 findings at or above `--fail-on`, 2 errors.
+#[derive(Debug, Parser)]
+#[command(
+    name = "palisade",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Posture management: hardening checks, Pod Security Standards, custom policies.
+    #[command(subcommand)]
+    Posture(cmd::posture::PostureCommand),
+}
+
+/// Outcome of a command, mapped onto the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Exit 0.
+    Clean,
+    /// Exit 1: findings at or above the threshold, or failed verification cases.
+    Failed,
+    /// Exit 2: some input could not be processed (reported on stderr), the rest was.
+    Errors,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    settings::init_logging(&cli.global);
+    let result = match cli.command {
+        Command::Posture(c) => cmd::posture::run(c, &cli.global),
+    };
+    match result {
+        Ok(Outcome::Clean) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Ok(Outcome::Errors) => ExitCode::from(2),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

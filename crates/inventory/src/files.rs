@@ -80,10 +80,15 @@ impl LoadReport {
         if path.as_os_str() == "-" {
             let mut buf = Vec::new();
             let limit = opts.max_file_bytes;
-            match std::io::stdin().lock().take(limit + 1).read_to_end(&mut buf) {
-                Ok(n) if n as u64 > limit => self.file_error("-", format!(
-                    "standard input is larger than the limit of {limit} bytes"
-                )),
+            match std::io::stdin()
+                .lock()
+                .take(limit + 1)
+                .read_to_end(&mut buf)
+            {
+                Ok(n) if n as u64 > limit => self.file_error(
+                    "-",
+                    format!("standard input is larger than the limit of {limit} bytes"),
+                ),
                 Ok(_) => self.load_bytes("-", &buf, opts),
                 Err(e) => self.file_error("-", format!("cannot read standard input: {e}")),
             }
@@ -104,9 +109,10 @@ impl LoadReport {
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        let name = e
-                            .path()
-                            .map_or_else(|| path.display().to_string(), |p| p.display().to_string());
+                        let name = e.path().map_or_else(
+                            || path.display().to_string(),
+                            |p| p.display().to_string(),
+                        );
                         self.file_error(&name, format!("cannot read directory entry: {e}"));
                     }
                 }
@@ -176,7 +182,12 @@ impl LoadReport {
                             document,
                             line: e.line(),
                         },
-                        message: format!("invalid JSON at line {} column {}: {}", e.line(), e.column(), strip_position(&e.to_string())),
+                        message: format!(
+                            "invalid JSON at line {} column {}: {}",
+                            e.line(),
+                            e.column(),
+                            strip_position(&e.to_string())
+                        ),
                     });
                     // A JSON syntax error leaves no safe point to resume from.
                     return;
@@ -374,8 +385,15 @@ mod tests {
         let e = &r.errors[0];
         assert_eq!(e.location.document, 1);
         assert_eq!(e.location.line, 4);
-        assert!(e.to_string().starts_with("in.yaml: document 1 (line 4): invalid YAML at line 6"), "{e}");
-        assert_eq!(r.inventory.objects[1].resource.namespace.as_deref(), Some("x"));
+        assert!(
+            e.to_string()
+                .starts_with("in.yaml: document 1 (line 4): invalid YAML at line 6"),
+            "{e}"
+        );
+        assert_eq!(
+            r.inventory.objects[1].resource.namespace.as_deref(),
+            Some("x")
+        );
         assert_eq!(r.inventory.objects[1].location.line, 7);
     }
 
@@ -383,16 +401,25 @@ mod tests {
     fn duplicated_key_is_an_error_with_line() {
         let r = load("apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  name: b\n");
         assert!(r.inventory.objects.is_empty());
-        assert!(r.errors[0].message.contains("duplicated key \"name\""), "{}", r.errors[0]);
+        assert!(
+            r.errors[0].message.contains("duplicated key \"name\""),
+            "{}",
+            r.errors[0]
+        );
         assert!(r.errors[0].message.contains("line "), "{}", r.errors[0]);
     }
 
     #[test]
     fn kubectl_list_is_expanded_and_typed_lists_get_kinds() {
-        let r = load(r#"{"apiVersion":"v1","kind":"PodList","items":[{"metadata":{"name":"p","namespace":"d"},"spec":{}}]}"#);
+        let r = load(
+            r#"{"apiVersion":"v1","kind":"PodList","items":[{"metadata":{"name":"p","namespace":"d"},"spec":{}}]}"#,
+        );
         assert_eq!(r.inventory.objects.len(), 1);
         let o = &r.inventory.objects[0];
-        assert_eq!((o.resource.kind.as_str(), o.resource.api_version.as_str()), ("Pod", "v1"));
+        assert_eq!(
+            (o.resource.kind.as_str(), o.resource.api_version.as_str()),
+            ("Pod", "v1")
+        );
     }
 
     #[test]
@@ -404,7 +431,11 @@ mod tests {
             &LoadOptions::default(),
         );
         assert_eq!(r.inventory.objects.len(), 1);
-        assert!(r.errors[0].message.contains("invalid UTF-8 at line 6"), "{}", r.errors[0]);
+        assert!(
+            r.errors[0].message.contains("invalid UTF-8 at line 6"),
+            "{}",
+            r.errors[0]
+        );
     }
 
     #[test]
@@ -429,7 +460,11 @@ mod tests {
     fn alias_bomb_is_an_error_not_a_hang() {
         let mut s = String::from("a: &a [x,x,x,x,x,x,x,x,x]\n");
         for i in 0..9 {
-            s.push_str(&format!("{}: &{} [", (b'b' + i) as char, (b'b' + i) as char));
+            s.push_str(&format!(
+                "{}: &{} [",
+                (b'b' + i) as char,
+                (b'b' + i) as char
+            ));
             let prev = (b'a' + i) as char;
             s.push_str(&vec![format!("*{prev}"); 9].join(","));
             s.push_str("]\n");

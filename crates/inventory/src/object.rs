@@ -84,7 +84,11 @@ impl Object {
     pub fn pod_template(&self) -> Option<PodTemplate<'_>> {
         let (meta_ptr, spec_ptr, metadata_path, spec_path) = match self.resource.kind.as_str() {
             "Pod" => ("/metadata", "/spec", "$.metadata", "$.spec"),
-            "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job"
+            "Deployment"
+            | "ReplicaSet"
+            | "StatefulSet"
+            | "DaemonSet"
+            | "Job"
             | "ReplicationController" => (
                 "/spec/template/metadata",
                 "/spec/template/spec",
@@ -250,9 +254,18 @@ mod tests {
         assert_eq!(
             names,
             vec![
-                ("a", "$.spec.jobTemplate.spec.template.spec.containers[0]".to_string()),
-                ("i", "$.spec.jobTemplate.spec.template.spec.initContainers[0]".to_string()),
-                ("e", "$.spec.jobTemplate.spec.template.spec.ephemeralContainers[0]".to_string()),
+                (
+                    "a",
+                    "$.spec.jobTemplate.spec.template.spec.containers[0]".to_string()
+                ),
+                (
+                    "i",
+                    "$.spec.jobTemplate.spec.template.spec.initContainers[0]".to_string()
+                ),
+                (
+                    "e",
+                    "$.spec.jobTemplate.spec.template.spec.ephemeralContainers[0]".to_string()
+                ),
             ]
         );
     }
@@ -272,7 +285,10 @@ mod tests {
             "data": {"p": "c2VjcmV0"}, "stringData": {"q": "secret"}});
         redact("Secret", &mut raw);
         let text = raw.to_string();
-        assert!(!text.contains("c2VjcmV0") && !text.contains("secret\""), "{text}");
+        assert!(
+            !text.contains("c2VjcmV0") && !text.contains("secret\""),
+            "{text}"
+        );
         assert!(text.contains("keep"));
     }
 }

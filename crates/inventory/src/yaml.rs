@@ -166,10 +166,10 @@ pub(crate) fn split_documents(input: &[u8]) -> Vec<Chunk<'_>> {
     while pos < input.len() {
         let end = memchr_nl(input, pos);
         let l = &input[pos..end];
-        let is_start = l.starts_with(b"---")
-            && l.get(3).is_none_or(|c| matches!(c, b' ' | b'\t' | b'\r'));
-        let is_end = l.starts_with(b"...")
-            && l.get(3).is_none_or(|c| matches!(c, b' ' | b'\t' | b'\r'));
+        let is_start =
+            l.starts_with(b"---") && l.get(3).is_none_or(|c| matches!(c, b' ' | b'\t' | b'\r'));
+        let is_end =
+            l.starts_with(b"...") && l.get(3).is_none_or(|c| matches!(c, b' ' | b'\t' | b'\r'));
         if is_start || is_end {
             if pos > start {
                 out.push(Chunk {

@@ -39,7 +39,11 @@ pub struct Location {
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line > 0 {
-            write!(f, "{}: document {} (line {})", self.file, self.document, self.line)
+            write!(
+                f,
+                "{}: document {} (line {})",
+                self.file, self.document, self.line
+            )
         } else {
             write!(f, "{}: document {}", self.file, self.document)
         }

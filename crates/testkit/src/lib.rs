@@ -14,7 +14,10 @@ pub const CORPUS_ENV: &str = "PALISADE_CORPUS";
 pub fn corpus_root() -> PathBuf {
     match std::env::var_os(CORPUS_ENV) {
         Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus")),
+        _ => PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/corpus"
+        )),
     }
 }
 

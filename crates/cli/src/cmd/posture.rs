@@ -1,0 +1,323 @@
+//! `palisade posture ...`: scans, the check catalogue, Pod Security dry-runs.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand, ValueEnum};
+use palisade_inventory::{LoadOptions, LoadReport};
+use palisade_model::Severity;
+use serde::Serialize;
+
+use crate::Outcome;
+use crate::report::{self, Output};
+use crate::settings::GlobalArgs;
+
+/// Posture subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum PostureCommand {
+    /// Scan manifests (files, directories, `-` for stdin) with every built-in check.
+    ///
+    /// Reads multi-document YAML, JSON and `kubectl get -o json` dumps. Malformed documents are
+    /// reported on stderr with file, document and line; the rest is still scanned and the exit
+    /// code is 2. Otherwise the exit code is 1 when a finding is at or above `--fail-on`.
+    ///
+    /// Examples:
+    ///   palisade posture scan k8s/
+    ///   helm template my-chart | palisade posture scan - --format sarif > palisade.sarif
+    ///   palisade posture scan --fail-on high --format json deploy.yaml
+    #[command(verbatim_doc_comment)]
+    Scan(ScanArgs),
+    /// List the built-in check catalogue.
+    Checks(ChecksArgs),
+    /// Pod Security Admission dry-run: the verdict Kubernetes would give each pod.
+    ///
+    /// Every object that carries a pod template (Pod, Deployment, CronJob, ...) is evaluated
+    /// against the given level at the given policy version, exactly as the built-in admission
+    /// controller does. Exit code 1 when any object would be denied.
+    ///
+    /// Example:
+    ///   palisade posture pss --level restricted --version v1.30 --format json pod.yaml
+    #[command(verbatim_doc_comment)]
+    Pss(PssArgs),
+}
+
+/// Output formats of `posture scan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ScanFormat {
+    /// Aligned columns for people.
+    Table,
+    /// `{"findings": [...]}`, see docs/schemas/posture-scan.schema.json.
+    Json,
+    /// SARIF 2.1.0 for code-scanning dashboards.
+    Sarif,
+    /// JUnit XML: one test case per scanned resource.
+    Junit,
+}
+
+/// Arguments of `posture scan`.
+#[derive(Debug, Args)]
+pub(crate) struct ScanArgs {
+    /// Manifest files or directories (searched recursively for *.yaml, *.yml, *.json); `-` reads stdin.
+    #[arg(value_name = "PATH", required = true)]
+    paths: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ScanFormat::Table)]
+    format: ScanFormat,
+
+    /// Exit with 1 when a finding has this severity or higher
+    /// (informational, low, medium, high, critical).
+    #[arg(long, value_name = "SEVERITY")]
+    fail_on: Option<Severity>,
+
+    /// Only report findings of this severity or higher.
+    #[arg(long, value_name = "SEVERITY")]
+    min_severity: Option<Severity>,
+
+    /// Trusted image registry (host or host/path prefix); repeat for several. When given, images
+    /// from anywhere else are reported.
+    #[arg(long = "trusted-registry", value_name = "REGISTRY")]
+    trusted_registries: Vec<String>,
+
+    /// Pod Security Standards version the pss-* checks follow (v1.N or latest).
+    #[arg(long, default_value = "latest", value_name = "VERSION")]
+    pss_version: palisade_pss::Version,
+
+    /// Write the report to this file instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+/// Arguments of `posture checks`.
+#[derive(Debug, Args)]
+pub(crate) struct ChecksArgs {
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ListFormat::Table)]
+    format: ListFormat,
+}
+
+/// Formats of listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ListFormat {
+    /// Aligned columns for people.
+    Table,
+    /// JSON.
+    Json,
+}
+
+/// Arguments of `posture pss`.
+#[derive(Debug, Args)]
+pub(crate) struct PssArgs {
+    /// Pod Security level to enforce.
+    #[arg(long, value_enum)]
+    level: PssLevel,
+    /// Policy version: v1.N (v1.0 and later) or latest.
+    #[arg(long, default_value = "latest", value_name = "VERSION")]
+    version: palisade_pss::Version,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ListFormat::Table)]
+    format: ListFormat,
+    /// Manifest files or directories; `-` reads stdin.
+    #[arg(value_name = "PATH", required = true)]
+    paths: Vec<PathBuf>,
+}
+
+/// Pod Security levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PssLevel {
+    /// Allows everything.
+    Privileged,
+    /// Prevents known privilege escalations.
+    Baseline,
+    /// Hardened best practice.
+    Restricted,
+}
+
+impl From<PssLevel> for palisade_pss::Level {
+    fn from(l: PssLevel) -> Self {
+        match l {
+            PssLevel::Privileged => palisade_pss::Level::Privileged,
+            PssLevel::Baseline => palisade_pss::Level::Baseline,
+            PssLevel::Restricted => palisade_pss::Level::Restricted,
+        }
+    }
+}
+
+pub(crate) fn run(cmd: PostureCommand, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let _ = global;
+    match cmd {
+        PostureCommand::Scan(a) => scan(a),
+        PostureCommand::Checks(a) => checks(a),
+        PostureCommand::Pss(a) => pss(a),
+    }
+}
+
+/// Reads inputs and prints every load error on stderr; returns the report.
+fn load(paths: &[PathBuf]) -> LoadReport {
+    let report = LoadReport::load_paths(paths, &LoadOptions::default());
+    for w in &report.warnings {
+        tracing::info!("{w}");
+    }
+    for e in &report.errors {
+        eprintln!("error: {e}");
+    }
+    report
+}
+
+fn scan(a: ScanArgs) -> anyhow::Result<Outcome> {
+    let loaded = load(&a.paths);
+    let config = palisade_posture::ScanConfig {
+        trusted_registries: a.trusted_registries.clone(),
+        pss_version: a.pss_version,
+        ..palisade_posture::ScanConfig::default()
+    };
+    let mut findings = palisade_posture::scan(&loaded.inventory, &config);
+    if let Some(min) = a.min_severity {
+        findings.retain(|f| f.severity >= min);
+    }
+    findings.sort_by(|x, y| {
+        y.severity
+            .cmp(&x.severity)
+            .then_with(|| x.resource.cmp(&y.resource))
+            .then_with(|| x.check_id.cmp(&y.check_id))
+            .then_with(|| x.evidence.cmp(&y.evidence))
+    });
+    let mut out = Output::open(a.output.as_deref())?;
+    let ctx = report::ScanContext {
+        inventory: &loaded.inventory,
+        findings: &findings,
+        errors: &loaded.errors,
+    };
+    match a.format {
+        ScanFormat::Table => report::table::write_findings(&mut out, &ctx)?,
+        ScanFormat::Json => report::json::write_findings(&mut out, &ctx)?,
+        ScanFormat::Sarif => report::sarif::write(&mut out, &ctx)?,
+        ScanFormat::Junit => report::junit::write(&mut out, &ctx)?,
+    }
+    out.finish()?;
+    if !loaded.errors.is_empty() {
+        eprintln!(
+            "{} input error(s); the rest of the input was scanned",
+            loaded.errors.len()
+        );
+        return Ok(Outcome::Errors);
+    }
+    let failed = a
+        .fail_on
+        .is_some_and(|t| findings.iter().any(|f| f.severity >= t));
+    Ok(if failed {
+        Outcome::Failed
+    } else {
+        Outcome::Clean
+    })
+}
+
+fn checks(a: ChecksArgs) -> anyhow::Result<Outcome> {
+    let mut out = Output::open(None)?;
+    match a.format {
+        ListFormat::Json => report::json::write_catalog(&mut out)?,
+        ListFormat::Table => report::table::write_catalog(&mut out)?,
+    }
+    out.finish()?;
+    Ok(Outcome::Clean)
+}
+
+#[derive(Debug, Serialize)]
+struct PssReport {
+    level: &'static str,
+    version: String,
+    results: Vec<PssResult>,
+}
+
+#[derive(Debug, Serialize)]
+struct PssResult {
+    file: String,
+    document: usize,
+    kind: String,
+    namespace: Option<String>,
+    name: String,
+    allowed: bool,
+    violations: Vec<PssViolation>,
+}
+
+#[derive(Debug, Serialize)]
+struct PssViolation {
+    check: &'static str,
+    message: String,
+}
+
+fn pss(a: PssArgs) -> anyhow::Result<Outcome> {
+    let loaded = load(&a.paths);
+    let level: palisade_pss::Level = a.level.into();
+    let mut results = Vec::new();
+    for o in &loaded.inventory.objects {
+        let Some(t) = o.pod_template() else { continue };
+        let violations: Vec<_> = palisade_pss::evaluate(level, a.version, t.metadata, t.spec)
+            .into_iter()
+            .map(|v| PssViolation {
+                check: v.check,
+                message: v.message,
+            })
+            .collect();
+        results.push(PssResult {
+            file: o.location.file.clone(),
+            document: o.location.document,
+            kind: o.resource.kind.clone(),
+            namespace: o.resource.namespace.clone(),
+            name: o.resource.name.clone(),
+            allowed: violations.is_empty(),
+            violations,
+        });
+    }
+    let mut out = Output::open(None)?;
+    match a.format {
+        ListFormat::Json => {
+            let r = PssReport {
+                level: match a.level {
+                    PssLevel::Privileged => "privileged",
+                    PssLevel::Baseline => "baseline",
+                    PssLevel::Restricted => "restricted",
+                },
+                version: a.version.to_string(),
+                results,
+            };
+            serde_json::to_writer_pretty(&mut out, &r).context("cannot write the report")?;
+            writeln!(out)?;
+            out.finish()?;
+            return pss_outcome(&loaded, r.results.iter().all(|r| r.allowed));
+        }
+        ListFormat::Table => {
+            for r in &results {
+                let verdict = if r.allowed { "allowed" } else { "DENIED" };
+                writeln!(
+                    out,
+                    "{verdict:<8} {}/{} ({}: document {})",
+                    r.kind, r.name, r.file, r.document
+                )?;
+                for v in &r.violations {
+                    writeln!(out, "         - {}: {}", v.check, v.message)?;
+                }
+            }
+            let denied = results.iter().filter(|r| !r.allowed).count();
+            writeln!(
+                out,
+                "{} object(s) evaluated, {} denied",
+                results.len(),
+                denied
+            )?;
+            out.finish()?;
+            pss_outcome(&loaded, denied == 0)
+        }
+    }
+}
+
+fn pss_outcome(loaded: &LoadReport, all_allowed: bool) -> anyhow::Result<Outcome> {
+    Ok(if !loaded.errors.is_empty() {
+        Outcome::Errors
+    } else if all_allowed {
+        Outcome::Clean
+    } else {
+        Outcome::Failed
+    })
+}
