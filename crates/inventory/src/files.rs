@@ -366,7 +366,6 @@ fn strip_position(msg: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "tests")]
     use super::*;
 
     fn load(text: &str) -> LoadReport {

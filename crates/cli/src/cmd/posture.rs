@@ -167,11 +167,9 @@ fn load(paths: &[PathBuf]) -> LoadReport {
 
 fn scan(a: ScanArgs) -> anyhow::Result<Outcome> {
     let loaded = load(&a.paths);
-    let config = palisade_posture::ScanConfig {
-        trusted_registries: a.trusted_registries.clone(),
-        pss_version: a.pss_version,
-        ..palisade_posture::ScanConfig::default()
-    };
+    let mut config = palisade_posture::ScanConfig::default();
+    config.trusted_registries.clone_from(&a.trusted_registries);
+    config.pss_version = a.pss_version;
     let mut findings = palisade_posture::scan(&loaded.inventory, &config);
     if let Some(min) = a.min_severity {
         findings.retain(|f| f.severity >= min);
@@ -285,7 +283,7 @@ fn pss(a: PssArgs) -> anyhow::Result<Outcome> {
             serde_json::to_writer_pretty(&mut out, &r).context("cannot write the report")?;
             writeln!(out)?;
             out.finish()?;
-            return pss_outcome(&loaded, r.results.iter().all(|r| r.allowed));
+            pss_outcome(&loaded, r.results.iter().all(|r| r.allowed))
         }
         ListFormat::Table => {
             for r in &results {
