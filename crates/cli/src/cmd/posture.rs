@@ -38,7 +38,7 @@ pub(crate) enum PostureCommand {
     ///
     /// Example:
     ///   palisade posture pss --level restricted --version v1.30 --format json pod.yaml
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, disable_version_flag = true)]
     Pss(PssArgs),
 }
 
@@ -113,7 +113,12 @@ pub(crate) struct PssArgs {
     #[arg(long, value_enum)]
     level: PssLevel,
     /// Policy version: v1.N (v1.0 and later) or latest.
-    #[arg(long, default_value = "latest", value_name = "VERSION")]
+    #[arg(
+        long = "version",
+        id = "policy_version",
+        default_value = "latest",
+        value_name = "VERSION"
+    )]
     version: palisade_pss::Version,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = ListFormat::Table)]

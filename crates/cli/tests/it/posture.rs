@@ -1,0 +1,247 @@
+use super::{json, palisade, repo};
+
+fn schema() -> jsonschema::Validator {
+    let text =
+        std::fs::read_to_string(repo().join("docs/schemas/posture-scan.schema.json")).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+fn assert_valid(report: &serde_json::Value) {
+    let v = schema();
+    let errors: Vec<String> = v
+        .iter_errors(report)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report does not match its schema: {errors:#?}"
+    );
+}
+
+#[test]
+fn json_report_of_the_examples_matches_the_schema() {
+    let out = palisade(
+        &["posture", "scan", "--format", "json", "examples/manifests"],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_valid(&report);
+    assert_eq!(report["summary"]["resources"], 10);
+    assert_eq!(report["errors"], serde_json::json!([]));
+}
+
+#[test]
+fn malformed_input_is_located_the_rest_is_scanned_and_exit_is_2() {
+    let input = b"apiVersion: v1\nkind: Pod\nmetadata: {name: ok}\nspec: {containers: [{name: c, image: x}]}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  name: b\n---\nkind: [\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n";
+    let out = palisade(&["posture", "scan", "--format", "json", "-"], Some(input));
+    assert_eq!(out.status.code(), Some(2));
+    let report = json(&out);
+    assert_valid(&report);
+    assert_eq!(
+        report["summary"]["resources"], 2,
+        "the good documents are still scanned"
+    );
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2);
+    assert_eq!(errors[0]["file"], "-");
+    assert_eq!(errors[0]["document"], 1);
+    assert_eq!(errors[0]["line"], 5);
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("duplicated key \"name\"")
+    );
+    assert_eq!(errors[1]["document"], 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("-: document 1 (line 5): invalid YAML at line 9"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn missing_file_is_an_error_naming_it() {
+    let out = palisade(&["posture", "scan", "no/such/file.yaml"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no/such/file.yaml"), "{stderr}");
+}
+
+#[test]
+fn bad_arguments_exit_2_with_help() {
+    let out = palisade(&["posture", "scan", "--fail-on", "urgent", "x.yaml"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown severity"));
+    let out = palisade(
+        &[
+            "posture",
+            "pss",
+            "--level",
+            "baseline",
+            "--version",
+            "1.30",
+            "x.yaml",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected v1.N"));
+}
+
+#[test]
+fn sarif_report_is_sarif_2_1_0() {
+    let out = palisade(
+        &["posture", "scan", "--format", "sarif", "examples/manifests"],
+        None,
+    );
+    let doc = json(&out);
+    assert_eq!(doc["version"], "2.1.0");
+    let run = &doc["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "palisade");
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    for r in run["results"].as_array().unwrap() {
+        let idx = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[idx]["id"], r["ruleId"]);
+        assert!(["error", "warning", "note"].contains(&r["level"].as_str().unwrap()));
+        let loc = &r["locations"][0]["physicalLocation"];
+        assert!(
+            loc["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+                .starts_with("examples/manifests/")
+        );
+        assert!(loc["region"]["startLine"].as_u64().unwrap() >= 1);
+    }
+}
+
+#[test]
+fn junit_report_is_well_formed_with_a_case_per_resource() {
+    let out = palisade(
+        &["posture", "scan", "--format", "junit", "examples/manifests"],
+        None,
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let cases = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .count();
+    assert_eq!(cases, 10);
+    let suite = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
+    assert_eq!(suite.attribute("tests"), Some("10"));
+    let failing = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase") && n.children().any(|c| c.has_tag_name("failure")))
+        .count();
+    assert_eq!(
+        suite.attribute("failures"),
+        Some(failing.to_string().as_str())
+    );
+}
+
+#[test]
+fn report_can_be_written_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("r.json");
+    let out = palisade(
+        &[
+            "posture",
+            "scan",
+            "--format",
+            "json",
+            "-o",
+            dest.to_str().unwrap(),
+            "examples/manifests",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&dest).unwrap()).unwrap();
+    assert_valid(&r);
+}
+
+#[test]
+fn no_panic_on_any_corpus_manifest() {
+    let Some(dir) = palisade_testkit::corpus("manifests") else {
+        return;
+    };
+    let out = palisade(
+        &["posture", "scan", "--format", "json", dir.to_str().unwrap()],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // The corpus holds a few deliberately broken files (unrendered templates): exit 2, and
+    // every error names its file.
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let report = json(&out);
+    assert_valid(&report);
+    assert!(report["summary"]["resources"].as_u64().unwrap() > 2700);
+    for e in report["errors"].as_array().unwrap() {
+        assert!(
+            e["file"].as_str().unwrap().ends_with(".yaml")
+                || e["file"].as_str().unwrap().ends_with(".yml")
+                || e["file"].as_str().unwrap().ends_with(".json")
+        );
+    }
+}
+
+#[test]
+fn pss_dry_run_gives_the_kubernetes_verdict_per_fixture() {
+    let Some(root) = palisade_testkit::corpus("posture/psa/test/testdata") else {
+        return;
+    };
+    for level in ["baseline", "restricted"] {
+        for (dir, allowed) in [("pass", true), ("fail", false)] {
+            let path = root.join(level).join("v1.37").join(dir);
+            let out = palisade(
+                &[
+                    "posture",
+                    "pss",
+                    "--level",
+                    level,
+                    "--version",
+                    "v1.37",
+                    "--format",
+                    "json",
+                    path.to_str().unwrap(),
+                ],
+                None,
+            );
+            assert_eq!(
+                out.status.code(),
+                Some(if allowed { 0 } else { 1 }),
+                "{level}/{dir}"
+            );
+            let report = json(&out);
+            let results = report["results"].as_array().unwrap();
+            let files = std::fs::read_dir(&path).unwrap().count();
+            assert_eq!(
+                results.len(),
+                files,
+                "one result per object in {level}/{dir}"
+            );
+            for r in results {
+                assert_eq!(r["allowed"], allowed, "{level}/{dir}: {r}");
+                assert!(r["file"].as_str().unwrap().ends_with(".yaml"));
+                if !allowed {
+                    let v = &r["violations"][0];
+                    assert!(v["check"].is_string() && v["message"].is_string(), "{r}");
+                }
+            }
+        }
+    }
+}
