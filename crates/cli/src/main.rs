@@ -81,4 +81,50 @@ mod tests {
     fn command_line_definition_is_consistent() {
         super::Cli::command().debug_assert();
     }
+
+    /// Renders the long help of every command, depth first, as the CLI reference page.
+    fn reference() -> String {
+        fn walk(cmd: &mut clap::Command, path: &str, out: &mut String) {
+            let name = if path.is_empty() {
+                cmd.get_name().to_owned()
+            } else {
+                format!("{path} {}", cmd.get_name())
+            };
+            let help = cmd.render_long_help().to_string();
+            out.push_str(&format!(
+                "## `{name}`\n\n```text\n{}\n```\n\n",
+                help.trim_end()
+            ));
+            let mut subs: Vec<clap::Command> = cmd.get_subcommands().cloned().collect();
+            for sub in &mut subs {
+                if sub.get_name() != "help" {
+                    walk(sub, &name, out);
+                }
+            }
+        }
+        let mut cmd = super::Cli::command().term_width(100);
+        cmd.build();
+        let mut out = String::from(
+            "# Command-line reference\n\nGenerated from the command definitions: regenerate with\n`PALISADE_BLESS=1 cargo test -p palisade cli_reference`.\n\n",
+        );
+        walk(&mut cmd, "", &mut out);
+        out
+    }
+
+    #[test]
+    #[expect(clippy::expect_used, clippy::panic, reason = "test")]
+    fn cli_reference_is_up_to_date() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/cli.md");
+        let want = reference();
+        if std::env::var_os("PALISADE_BLESS").is_some() {
+            std::fs::write(&path, &want).expect("write docs/cli.md");
+            return;
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        if have != want {
+            panic!(
+                "docs/cli.md is out of date: run PALISADE_BLESS=1 cargo test -p palisade cli_reference"
+            );
+        }
+    }
 }

@@ -16,11 +16,11 @@ pub(crate) const ENV_LOG: &str = "PALISADE_LOG";
 pub(crate) struct GlobalArgs {
     /// Directory for everything palisade stores (database, caches).
     /// Default: the user's data directory (e.g. ~/.local/share/palisade).
-    #[arg(long, global = true, env = ENV_DATA_DIR, value_name = "DIR")]
+    #[arg(long, global = true, env = ENV_DATA_DIR, hide_env_values = true, value_name = "DIR")]
     pub(crate) data_dir: Option<PathBuf>,
 
     /// Log filter for messages on stderr (error, warn, info, debug, trace).
-    #[arg(long, global = true, env = ENV_LOG, default_value = "warn", value_name = "FILTER")]
+    #[arg(long, global = true, env = ENV_LOG, hide_env_values = true, default_value = "warn", value_name = "FILTER")]
     pub(crate) log: String,
 }
 

@@ -1,5 +1,10 @@
 //! End-to-end tests of the `palisade` binary: arguments, reports, exit codes.
-#![expect(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
 
 mod posture;
 
