@@ -456,6 +456,34 @@ mod tests {
     }
 
     #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep_yaml = format!("a: {}1{}\n", "[".repeat(5_000), "]".repeat(5_000));
+        let r = load(&deep_yaml);
+        assert_eq!(r.errors.len(), 1);
+        let mut r = LoadReport::default();
+        let deep_json = format!("{}{}", "[".repeat(5_000), "]".repeat(5_000));
+        r.load_bytes("deep.json", deep_json.as_bytes(), &LoadOptions::default());
+        assert_eq!(r.errors.len(), 1);
+        assert!(
+            r.errors[0].message.contains("recursion limit"),
+            "{}",
+            r.errors[0]
+        );
+    }
+
+    #[test]
+    fn binary_garbage_is_an_error() {
+        let mut r = LoadReport::default();
+        let junk: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        r.load_bytes("junk.bin.yaml", &junk, &LoadOptions::default());
+        assert!(r.inventory.objects.is_empty());
+        assert!(!r.errors.is_empty());
+        assert!(r.errors.iter().all(|e| e.location.file == "junk.bin.yaml"));
+    }
+
+    #[test]
     fn alias_bomb_is_an_error_not_a_hang() {
         let mut s = String::from("a: &a [x,x,x,x,x,x,x,x,x]\n");
         for i in 0..9 {
