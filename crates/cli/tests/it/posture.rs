@@ -245,3 +245,92 @@ fn pss_dry_run_gives_the_kubernetes_verdict_per_fixture() {
         }
     }
 }
+
+#[test]
+fn fail_on_sets_exit_1_only_at_or_above_the_threshold() {
+    let out = palisade(
+        &[
+            "posture",
+            "scan",
+            "--fail-on",
+            "critical",
+            "--format",
+            "json",
+            "examples/manifests",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let report = json(&out);
+    assert_valid(&report);
+    let findings = report["findings"].as_array().unwrap();
+    assert!(findings.iter().any(|f| f["severity"] == "critical"));
+    // The hardened api Deployment alone has nothing to report.
+    let api = br#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"api","namespace":"shop"},"spec":{"template":{"spec":{"automountServiceAccountToken":false,"securityContext":{"runAsNonRoot":true,"runAsUser":1000,"seccompProfile":{"type":"RuntimeDefault"}},"containers":[{"name":"api","image":"r.example.com/api@sha256:00","securityContext":{"allowPrivilegeEscalation":false,"readOnlyRootFilesystem":true,"capabilities":{"drop":["ALL"]}},"resources":{"limits":{"cpu":"1","memory":"1Gi"}}}]}}}}"#;
+    let out = palisade(
+        &[
+            "posture",
+            "scan",
+            "--fail-on",
+            "low",
+            "--format",
+            "json",
+            "-",
+        ],
+        Some(api),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(json(&out)["findings"], serde_json::json!([]));
+}
+
+#[test]
+fn findings_carry_the_documented_fields() {
+    let out = palisade(
+        &["posture", "scan", "--format", "json", "examples/manifests"],
+        None,
+    );
+    let report = json(&out);
+    let f = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check_id"] == "privileged-container")
+        .unwrap();
+    assert_eq!(f["resource"]["kind"], "DaemonSet");
+    assert_eq!(f["resource"]["api_version"], "apps/v1");
+    assert_eq!(f["resource"]["namespace"], "kube-system");
+    assert_eq!(f["container"], "agent");
+    assert_eq!(
+        f["evidence"],
+        "$.spec.template.spec.containers[0].securityContext.privileged"
+    );
+    assert_eq!(f["mitre"], serde_json::json!(["T1611"]));
+    assert_eq!(f["severity"], "high");
+}
+
+#[test]
+fn checks_lists_the_catalogue() {
+    let out = palisade(&["posture", "checks", "--format", "json"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let doc = json(&out);
+    let checks = doc["checks"].as_array().unwrap();
+    assert!(checks.len() >= 50);
+    for c in checks {
+        for field in [
+            "id",
+            "title",
+            "severity",
+            "category",
+            "mitre",
+            "rationale",
+            "remediation",
+        ] {
+            assert!(!c[field].is_null(), "{field} missing in {c}");
+        }
+    }
+}
