@@ -40,6 +40,27 @@ pub(crate) enum PostureCommand {
     ///   palisade posture pss --level restricted --version v1.30 --format json pod.yaml
     #[command(verbatim_doc_comment, disable_version_flag = true)]
     Pss(PssArgs),
+    /// Run Gatekeeper test suites the way `gator verify` does.
+    ///
+    /// Each suite (`kind: Suite`, test.gatekeeper.sh/v1alpha1) names a ConstraintTemplate, a
+    /// Constraint and cases with expected violations. Directories are searched for suite.yaml.
+    /// Exit code 0 only when every case passes, 1 when one fails, 2 on unreadable suites.
+    ///
+    /// Example:
+    ///   palisade posture verify --format json policies/
+    #[command(verbatim_doc_comment)]
+    Verify(VerifyArgs),
+}
+
+/// Arguments of `posture verify`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ListFormat::Table)]
+    format: ListFormat,
+    /// Suite files or directories holding suite.yaml files.
+    #[arg(value_name = "SUITE", required = true)]
+    paths: Vec<PathBuf>,
 }
 
 /// Output formats of `posture scan`.
@@ -83,6 +104,17 @@ pub(crate) struct ScanArgs {
     /// Pod Security Standards version the pss-* checks follow (v1.N or latest).
     #[arg(long, default_value = "latest", value_name = "VERSION")]
     pss_version: palisade_pss::Version,
+
+    /// Gatekeeper ConstraintTemplates and Constraints (files or directories) to evaluate as
+    /// well; repeat for several. Violations are reported as `gatekeeper.<kind>.<constraint>`
+    /// findings (severity from the constraint's `palisade.io/severity` annotation, default
+    /// medium).
+    #[arg(long = "policy", value_name = "PATH")]
+    policies: Vec<PathBuf>,
+
+    /// Run only the policies given with --policy, not the built-in checks.
+    #[arg(long, requires = "policies")]
+    no_builtin: bool,
 
     /// Write the report to this file instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
@@ -155,6 +187,7 @@ pub(crate) fn run(cmd: PostureCommand, global: &GlobalArgs) -> anyhow::Result<Ou
         PostureCommand::Scan(a) => scan(a),
         PostureCommand::Checks(a) => checks(a),
         PostureCommand::Pss(a) => pss(a),
+        PostureCommand::Verify(a) => verify(a),
     }
 }
 
@@ -175,7 +208,31 @@ fn scan(a: ScanArgs) -> anyhow::Result<Outcome> {
     let mut config = palisade_posture::ScanConfig::default();
     config.trusted_registries.clone_from(&a.trusted_registries);
     config.pss_version = a.pss_version;
-    let mut findings = palisade_posture::scan(&loaded.inventory, &config);
+    let policies = if a.policies.is_empty() {
+        None
+    } else {
+        let (set, warnings) = palisade_policy::PolicySet::load(&a.policies)
+            .context("cannot load the policies given with --policy")?;
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
+        if set.is_empty() {
+            anyhow::bail!("no usable constraint in the policies given with --policy");
+        }
+        Some(set)
+    };
+    let mut findings = if a.no_builtin {
+        Vec::new()
+    } else {
+        palisade_posture::scan(&loaded.inventory, &config)
+    };
+    if let Some(set) = &policies {
+        let (more, warnings) = set.evaluate(&loaded.inventory);
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
+        findings.extend(more);
+    }
     if let Some(min) = a.min_severity {
         findings.retain(|f| f.severity >= min);
     }
@@ -319,6 +376,51 @@ fn pss_outcome(loaded: &LoadReport, all_allowed: bool) -> anyhow::Result<Outcome
     Ok(if !loaded.errors.is_empty() {
         Outcome::Errors
     } else if all_allowed {
+        Outcome::Clean
+    } else {
+        Outcome::Failed
+    })
+}
+
+#[derive(Debug, Serialize)]
+struct VerifyReport {
+    cases: Vec<palisade_policy::CaseResult>,
+    summary: VerifySummary,
+}
+
+#[derive(Debug, Serialize)]
+struct VerifySummary {
+    passed: usize,
+    failed: usize,
+}
+
+fn verify(a: VerifyArgs) -> anyhow::Result<Outcome> {
+    let cases = palisade_policy::verify(&a.paths)?;
+    let passed = cases.iter().filter(|c| c.passed).count();
+    let failed = cases.len() - passed;
+    let mut out = Output::open(None)?;
+    match a.format {
+        ListFormat::Json => {
+            let r = VerifyReport {
+                cases,
+                summary: VerifySummary { passed, failed },
+            };
+            serde_json::to_writer_pretty(&mut out, &r).context("cannot write the report")?;
+            writeln!(out)?;
+        }
+        ListFormat::Table => {
+            for c in &cases {
+                let verdict = if c.passed { "ok  " } else { "FAIL" };
+                writeln!(out, "{verdict} {} / {} ({})", c.test, c.case, c.suite)?;
+                if !c.passed {
+                    writeln!(out, "     {}", c.detail.replace('\n', "\n     "))?;
+                }
+            }
+            writeln!(out, "{passed} passed, {failed} failed")?;
+        }
+    }
+    out.finish()?;
+    Ok(if failed == 0 {
         Outcome::Clean
     } else {
         Outcome::Failed

@@ -334,3 +334,98 @@ fn checks_lists_the_catalogue() {
         }
     }
 }
+
+#[test]
+fn gatekeeper_policies_run_in_scans_and_suites_verify() {
+    let Some(p) = palisade_testkit::corpus(
+        "posture/gatekeeper/library/pod-security-policy/privileged-containers",
+    ) else {
+        return;
+    };
+    let template = p.join("template.yaml");
+    let constraint = p.join("samples/psp-privileged-container/constraint.yaml");
+    let pod = b"apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: n}\nspec:\n  containers: [{name: c, image: 'x:1', securityContext: {privileged: true}}]\n";
+    let out = palisade(
+        &[
+            "posture",
+            "scan",
+            "--no-builtin",
+            "--format",
+            "json",
+            "--fail-on",
+            "medium",
+            "--policy",
+            template.to_str().unwrap(),
+            "--policy",
+            constraint.to_str().unwrap(),
+            "-",
+        ],
+        Some(pod),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_valid(&report);
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "only the policy runs: {findings:#?}");
+    assert_eq!(
+        findings[0]["check_id"],
+        "gatekeeper.k8spspprivilegedcontainer.psp-privileged-container"
+    );
+    assert!(
+        findings[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Privileged container is not allowed: c")
+    );
+
+    let out = palisade(
+        &["posture", "verify", "--format", "json", p.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let doc = json(&out);
+    assert_eq!(doc["summary"]["failed"], 0);
+    assert_eq!(doc["cases"].as_array().unwrap().len(), 5);
+    for c in doc["cases"].as_array().unwrap() {
+        for field in ["suite", "test", "case", "passed", "detail"] {
+            assert!(!c[field].is_null(), "{field} missing");
+        }
+    }
+
+    // A suite whose expectation is wrong fails with exit 1 and says why.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("suite.yaml"),
+        format!(
+            "kind: Suite\napiVersion: test.gatekeeper.sh/v1alpha1\nmetadata: {{name: s}}\ntests:\n- name: t\n  template: {}\n  constraint: {}\n  cases:\n  - name: wrong\n    object: {}\n    assertions:\n    - violations: no\n",
+            template.display(),
+            constraint.display(),
+            p.join("samples/psp-privileged-container/example_disallowed.yaml").display()
+        ),
+    )
+    .unwrap();
+    let out = palisade(
+        &[
+            "posture",
+            "verify",
+            "--format",
+            "json",
+            dir.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json(&out);
+    assert_eq!(doc["cases"][0]["passed"], false);
+    assert!(
+        doc["cases"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("expected violations: no, got ")
+    );
+}
