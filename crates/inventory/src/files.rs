@@ -356,12 +356,29 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-/// Drops the " at line X column Y" suffix parsers add, since we print our own (file-relative) one.
-fn strip_position(msg: &str) -> &str {
-    match msg.rfind(" at line ") {
-        Some(i) => &msg[..i],
-        None => msg,
+/// Drops the " at line X column Y" positions parsers put in their messages: they are relative
+/// to the document, and we print our own file-relative one.
+fn strip_position(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(i) = rest.find(" at line ") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + " at line ".len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let tail = &after[digits..];
+        let skip = tail
+            .strip_prefix(" column ")
+            .map(|t| t.bytes().take_while(u8::is_ascii_digit).count() + " column ".len())
+            .unwrap_or(0);
+        if digits == 0 {
+            out.push_str(" at line ");
+            rest = after;
+        } else {
+            rest = &tail[skip..];
+        }
     }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -435,6 +452,17 @@ mod tests {
             "{}",
             r.errors[0]
         );
+    }
+
+    #[test]
+    fn parser_positions_are_replaced_by_file_lines() {
+        assert_eq!(
+            strip_position(
+                "did not find expected key at line 26 column 9, while parsing a block mapping at line 3 column 1"
+            ),
+            "did not find expected key, while parsing a block mapping"
+        );
+        assert_eq!(strip_position("x at line y"), "x at line y");
     }
 
     #[test]

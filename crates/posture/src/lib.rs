@@ -123,8 +123,9 @@ impl<'a> Workload<'a> {
 /// Per-scan indices shared by all checks.
 pub(crate) struct Ctx<'a> {
     pub(crate) config: &'a ScanConfig,
-    /// Workloads by namespace ("" for objects without one).
-    pub(crate) workloads_by_ns: HashMap<&'a str, Vec<Workload<'a>>>,
+    /// Workloads by (namespace, pod label key, pod label value): selector lookups touch
+    /// only candidates that carry at least one of the selector's labels.
+    pub(crate) workloads_by_label: HashMap<(&'a str, &'a str, &'a str), Vec<Workload<'a>>>,
     /// Workloads by (namespace, service account).
     pub(crate) workloads_by_sa: HashMap<(&'a str, &'a str), Vec<Workload<'a>>>,
     /// ServiceAccount objects by (namespace, name).
@@ -145,7 +146,7 @@ impl<'a> Ctx<'a> {
     fn new(inv: &'a Inventory, config: &'a ScanConfig) -> Ctx<'a> {
         let mut ctx = Ctx {
             config,
-            workloads_by_ns: HashMap::new(),
+            workloads_by_label: HashMap::new(),
             workloads_by_sa: HashMap::new(),
             service_accounts: HashMap::new(),
             cluster_roles: HashMap::new(),
@@ -178,7 +179,16 @@ impl<'a> Ctx<'a> {
                     object: o,
                     template,
                 };
-                ctx.workloads_by_ns.entry(ns(o)).or_default().push(w);
+                if let Some(labels) = template.metadata.get("labels").and_then(|l| l.as_object()) {
+                    for (k, v) in labels {
+                        if let Some(v) = v.as_str() {
+                            ctx.workloads_by_label
+                                .entry((ns(o), k.as_str(), v))
+                                .or_default()
+                                .push(w);
+                        }
+                    }
+                }
                 ctx.workloads_by_sa
                     .entry((ns(o), w.service_account()))
                     .or_default()
@@ -201,11 +211,22 @@ impl<'a> Ctx<'a> {
         namespace: &str,
         selector: &serde_json::Map<String, serde_json::Value>,
     ) -> Vec<Workload<'a>> {
-        if selector.is_empty() {
+        // Candidates: the workloads carrying the selector's least common label.
+        let candidates = selector
+            .iter()
+            .filter_map(|(k, v)| {
+                let v = v.as_str()?;
+                Some(
+                    self.workloads_by_label
+                        .get(&(namespace, k.as_str(), v))
+                        .map_or(&[][..], Vec::as_slice),
+                )
+            })
+            .min_by_key(|c| c.len());
+        if selector.is_empty() || selector.values().any(|v| !v.is_string()) {
             return Vec::new();
         }
-        self.workloads_by_ns
-            .get(namespace)
+        candidates
             .map(|ws| {
                 ws.iter()
                     .filter(|w| {
