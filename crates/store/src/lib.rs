@@ -1,1 +1,297 @@
-//! Persistence.
+//! Persistence for palisade: the embedded SQLite store under the data directory.
+//!
+//! The schema is created and upgraded by versioned migrations (`migrations/sqlite/NNNN_*.sql`,
+//! embedded in the binary and applied in order at open; applied versions are recorded, so
+//! opening is idempotent and a newer binary upgrades an older database in place).
+//!
+//! Today the store keeps the history of saved posture scans per target: each scan's findings,
+//! identified by a fingerprint (check, resource, container, evidence), so that a new scan can
+//! be compared with the previous one ([`ScanComparison`]).
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
+
+use palisade_model::Finding;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{Row as _, SqlSafeStr as _};
+
+/// File name of the database inside the data directory.
+pub const DATABASE_FILE: &str = "palisade.db";
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The database could not be opened or created.
+    #[error("cannot open the store at {path}")]
+    Open {
+        /// Database file.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A migration failed.
+    #[error("cannot migrate the store at {path}")]
+    Migrate {
+        /// Database file.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    /// A query failed.
+    #[error("store query failed: {0}")]
+    Query(#[from] sqlx::Error),
+    /// A stored finding could not be decoded.
+    #[error("stored finding is not valid JSON: {0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+fn migrator() -> Migrator {
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        "scans".into(),
+        MigrationType::Simple,
+        include_str!("../migrations/sqlite/0001_scans.sql").into_sql_str(),
+        false,
+    )])
+}
+
+/// The stable identity of a finding across scans.
+pub fn fingerprint(f: &Finding) -> String {
+    format!(
+        "{}|{}|{}|{}|{}|{}|{}",
+        f.check_id,
+        f.resource.api_version,
+        f.resource.kind,
+        f.resource.namespace.as_deref().unwrap_or(""),
+        f.resource.name,
+        f.container.as_deref().unwrap_or(""),
+        f.evidence
+    )
+}
+
+/// What changed since the previous saved scan of the same target.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ScanComparison {
+    /// Id of the scan just saved.
+    pub scan_id: i64,
+    /// Id of the previous scan of the target, if any.
+    pub previous_scan_id: Option<i64>,
+    /// Findings present now and not in the previous scan.
+    pub new: Vec<Finding>,
+    /// Findings of the previous scan that are gone.
+    pub fixed: Vec<Finding>,
+    /// Findings in both.
+    pub unchanged: usize,
+}
+
+/// The embedded SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) `palisade.db` in `data_dir`.
+    pub async fn open(data_dir: &Path) -> Result<SqliteStore, Error> {
+        let path = data_dir.join(DATABASE_FILE);
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(|source| Error::Open {
+                path: path.clone(),
+                source,
+            })?
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| Error::Open {
+                path: path.clone(),
+                source,
+            })?;
+        migrator()
+            .run(&pool)
+            .await
+            .map_err(|source| Error::Migrate { path, source })?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// Saves a scan of `target` and compares it with the target's previous scan.
+    pub async fn record_scan(
+        &self,
+        target: &str,
+        resources: usize,
+        findings: &[Finding],
+        now: &str,
+    ) -> Result<ScanComparison, Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO targets (name, first_seen, last_seen) VALUES (?1, ?2, ?2)
+             ON CONFLICT(name) DO UPDATE SET last_seen = excluded.last_seen",
+        )
+        .bind(target)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let target_id: i64 = sqlx::query("SELECT id FROM targets WHERE name = ?1")
+            .bind(target)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        let previous: Option<i64> = sqlx::query("SELECT max(id) FROM scans WHERE target_id = ?1")
+            .bind(target_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        let scan_id: i64 = sqlx::query(
+            "INSERT INTO scans (target_id, taken_at, resources, findings) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+        )
+        .bind(target_id)
+        .bind(now)
+        .bind(i64::try_from(resources).unwrap_or(i64::MAX))
+        .bind(i64::try_from(findings.len()).unwrap_or(i64::MAX))
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        for f in findings {
+            sqlx::query(
+                "INSERT INTO findings (scan_id, fingerprint, check_id, severity, namespace, kind, name, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .bind(scan_id)
+            .bind(fingerprint(f))
+            .bind(&f.check_id)
+            .bind(f.severity.as_str())
+            .bind(f.resource.namespace.as_deref())
+            .bind(&f.resource.kind)
+            .bind(&f.resource.name)
+            .bind(serde_json::to_string(f)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        let before = match previous {
+            Some(id) => self.scan_findings(id).await?,
+            None => Vec::new(),
+        };
+        let old: std::collections::HashSet<String> = before.iter().map(fingerprint).collect();
+        let now_set: std::collections::HashSet<String> = findings.iter().map(fingerprint).collect();
+        Ok(ScanComparison {
+            scan_id,
+            previous_scan_id: previous,
+            new: findings
+                .iter()
+                .filter(|f| previous.is_some() && !old.contains(&fingerprint(f)))
+                .cloned()
+                .collect(),
+            fixed: before
+                .iter()
+                .filter(|f| !now_set.contains(&fingerprint(f)))
+                .cloned()
+                .collect(),
+            unchanged: findings
+                .iter()
+                .filter(|f| old.contains(&fingerprint(f)))
+                .count(),
+        })
+    }
+
+    /// The findings of a saved scan.
+    pub async fn scan_findings(&self, scan_id: i64) -> Result<Vec<Finding>, Error> {
+        let rows = sqlx::query("SELECT body FROM findings WHERE scan_id = ?1 ORDER BY rowid")
+            .bind(scan_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let body: String = r.try_get(0)?;
+                Ok(serde_json::from_str(&body)?)
+            })
+            .collect()
+    }
+
+    /// Number of saved scans of a target.
+    pub async fn scan_count(&self, target: &str) -> Result<i64, Error> {
+        Ok(sqlx::query(
+            "SELECT count(*) FROM scans JOIN targets ON targets.id = scans.target_id WHERE targets.name = ?1",
+        )
+        .bind(target)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used, reason = "tests")]
+    use palisade_model::{ResourceRef, Severity};
+
+    use super::*;
+
+    fn f(check: &str, name: &str) -> Finding {
+        Finding {
+            check_id: check.into(),
+            title: "t".into(),
+            severity: Severity::High,
+            resource: ResourceRef {
+                api_version: "v1".into(),
+                kind: "Pod".into(),
+                namespace: Some("n".into()),
+                name: name.into(),
+            },
+            container: None,
+            message: "m".into(),
+            evidence: "$.spec".into(),
+            remediation: "r".into(),
+            mitre: vec!["T1611".into()],
+        }
+    }
+
+    #[tokio::test]
+    async fn history_reports_new_and_fixed_and_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        let first = store
+            .record_scan(
+                "prod",
+                3,
+                &[f("a", "p1"), f("b", "p1")],
+                "2026-01-01T00:00:00Z",
+            )
+            .await
+            .unwrap();
+        assert_eq!(first.previous_scan_id, None);
+        assert!(first.new.is_empty() && first.fixed.is_empty());
+        drop(store);
+        // reopening applies no migration twice and keeps the data
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        let second = store
+            .record_scan(
+                "prod",
+                3,
+                &[f("b", "p1"), f("c", "p2")],
+                "2026-01-02T00:00:00Z",
+            )
+            .await
+            .unwrap();
+        assert_eq!(second.previous_scan_id, Some(first.scan_id));
+        assert_eq!(second.new, vec![f("c", "p2")]);
+        assert_eq!(second.fixed, vec![f("a", "p1")]);
+        assert_eq!(second.unchanged, 1);
+        assert_eq!(store.scan_count("prod").await.unwrap(), 2);
+        assert_eq!(store.scan_findings(first.scan_id).await.unwrap().len(), 2);
+        // another target has its own history
+        let other = store
+            .record_scan("dev", 0, &[], "2026-01-02T00:00:00Z")
+            .await
+            .unwrap();
+        assert_eq!(other.previous_scan_id, None);
+    }
+}

@@ -116,6 +116,11 @@ pub(crate) struct ScanArgs {
     #[arg(long, requires = "policies")]
     no_builtin: bool,
 
+    /// Save this scan's findings in the store under NAME (in --data-dir) and report what is new
+    /// and what was fixed since the previous saved scan of NAME.
+    #[arg(long, value_name = "NAME")]
+    save: Option<String>,
+
     /// Write the report to this file instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
@@ -182,9 +187,8 @@ impl From<PssLevel> for palisade_pss::Level {
 }
 
 pub(crate) fn run(cmd: PostureCommand, global: &GlobalArgs) -> anyhow::Result<Outcome> {
-    let _ = global;
     match cmd {
-        PostureCommand::Scan(a) => scan(a),
+        PostureCommand::Scan(a) => scan(a, global),
         PostureCommand::Checks(a) => checks(a),
         PostureCommand::Pss(a) => pss(a),
         PostureCommand::Verify(a) => verify(a),
@@ -203,7 +207,26 @@ fn load(paths: &[PathBuf]) -> LoadReport {
     report
 }
 
-fn scan(a: ScanArgs) -> anyhow::Result<Outcome> {
+/// Saves the findings under `name` and compares them with the previous saved scan.
+fn save_scan(
+    global: &GlobalArgs,
+    name: &str,
+    resources: usize,
+    findings: &[palisade_model::Finding],
+) -> anyhow::Result<palisade_store::ScanComparison> {
+    let dir = global.data_dir()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async {
+        let store = palisade_store::SqliteStore::open(&dir).await?;
+        let now = crate::settings::now_rfc3339();
+        Ok(store.record_scan(name, resources, findings, &now).await?)
+    })
+}
+
+fn scan(a: ScanArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let loaded = load(&a.paths);
     let mut config = palisade_posture::ScanConfig::default();
     config.trusted_registries.clone_from(&a.trusted_registries);
@@ -243,11 +266,29 @@ fn scan(a: ScanArgs) -> anyhow::Result<Outcome> {
             .then_with(|| x.check_id.cmp(&y.check_id))
             .then_with(|| x.evidence.cmp(&y.evidence))
     });
+    let changes = match &a.save {
+        Some(name) => {
+            let c = save_scan(global, name, loaded.inventory.objects.len(), &findings)?;
+            match c.previous_scan_id {
+                Some(prev) => eprintln!(
+                    "saved as scan {} of {name:?}: {} new, {} fixed, {} unchanged since scan {prev}",
+                    c.scan_id,
+                    c.new.len(),
+                    c.fixed.len(),
+                    c.unchanged
+                ),
+                None => eprintln!("saved as scan {} of {name:?} (first scan)", c.scan_id),
+            }
+            Some(c)
+        }
+        None => None,
+    };
     let mut out = Output::open(a.output.as_deref())?;
     let ctx = report::ScanContext {
         inventory: &loaded.inventory,
         findings: &findings,
         errors: &loaded.errors,
+        changes: changes.as_ref(),
     };
     match a.format {
         ScanFormat::Table => report::table::write_findings(&mut out, &ctx)?,

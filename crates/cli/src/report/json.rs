@@ -16,6 +16,8 @@ struct Report<'a> {
     findings: &'a [Finding],
     summary: Summary,
     errors: Vec<ErrorEntry<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changes: Option<&'a palisade_store::ScanComparison>,
 }
 
 #[derive(Serialize)]
@@ -56,6 +58,7 @@ pub(crate) fn write_findings(out: &mut impl Write, ctx: &ScanContext<'_>) -> any
                 message: &e.message,
             })
             .collect(),
+        changes: ctx.changes,
     };
     serde_json::to_writer_pretty(&mut *out, &r).context("cannot write the report")?;
     writeln!(out)?;

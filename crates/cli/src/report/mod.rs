@@ -18,6 +18,8 @@ pub(crate) struct ScanContext<'a> {
     pub(crate) inventory: &'a Inventory,
     pub(crate) findings: &'a [Finding],
     pub(crate) errors: &'a [LoadError],
+    /// Comparison with the previous saved scan (`--save`).
+    pub(crate) changes: Option<&'a palisade_store::ScanComparison>,
 }
 
 impl ScanContext<'_> {

@@ -429,3 +429,54 @@ fn gatekeeper_policies_run_in_scans_and_suites_verify() {
             .contains("expected violations: no, got ")
     );
 }
+
+#[test]
+fn saved_scans_report_new_and_fixed_findings() {
+    let data = tempfile::tempdir().unwrap();
+    let run = |input: &[u8]| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .args([
+                "--data-dir",
+                data.path().to_str().unwrap(),
+                "posture",
+                "scan",
+                "--save",
+                "shop",
+                "--format",
+                "json",
+                "-",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let privileged = b"apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: n}\nspec:\n  containers: [{name: c, image: 'x:1', securityContext: {privileged: true}}]\n";
+    let fixed = b"apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: n}\nspec:\n  containers: [{name: c, image: 'x:1'}]\n";
+    let first = json(&run(privileged));
+    assert_valid(&first);
+    assert_eq!(
+        first["changes"]["previous_scan_id"],
+        serde_json::Value::Null
+    );
+    let out = run(fixed);
+    let second = json(&out);
+    assert_valid(&second);
+    assert_eq!(
+        second["changes"]["previous_scan_id"],
+        first["changes"]["scan_id"]
+    );
+    let fixed_ids: Vec<&str> = second["changes"]["fixed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["check_id"].as_str().unwrap())
+        .collect();
+    assert!(fixed_ids.contains(&"privileged-container"), "{fixed_ids:?}");
+    assert_eq!(second["changes"]["new"], serde_json::json!([]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("new, "));
+    assert!(data.path().join("palisade.db").exists());
+}
