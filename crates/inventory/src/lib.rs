@@ -3,6 +3,8 @@
 //! - [`files`]: manifest files and directories (multi-document YAML, JSON, `kubectl get -o json`
 //!   List dumps, `-` for stdin). Every document that fails to parse becomes a [`LoadError`] that
 //!   names the file, the document index and the line; the rest of the input is still read.
+//! - `live` (cargo feature `live`): a live cluster through the Kubernetes API, read-only, every
+//!   relevant kind listed with pagination, Secrets and ConfigMaps as metadata only.
 //! - [`object`]: the normalized [`Object`] and its views: the pod template of every workload kind
 //!   ([`PodTemplate`]) and its containers ([`ContainerRef`]).
 //!
@@ -14,6 +16,8 @@
 //! and a security scanner must still read them; checks report JSON paths into that tree.
 
 pub mod files;
+#[cfg(feature = "live")]
+pub mod live;
 mod object;
 mod yaml;
 

@@ -80,8 +80,24 @@ pub(crate) enum ScanFormat {
 #[derive(Debug, Args)]
 pub(crate) struct ScanArgs {
     /// Manifest files or directories (searched recursively for *.yaml, *.yml, *.json); `-` reads stdin.
-    #[arg(value_name = "PATH", required = true)]
+    #[arg(value_name = "PATH", required_unless_present = "cluster")]
     paths: Vec<PathBuf>,
+
+    /// Scan the live cluster of the kubeconfig (current context, or --context), read-only:
+    /// every relevant kind is listed with pagination (Secrets and ConfigMaps as metadata only).
+    /// The snapshot's findings are saved (under --save NAME, default `cluster:<id>`) and the
+    /// report says what is new and fixed since the previous scan of that cluster.
+    #[arg(long)]
+    cluster: bool,
+
+    /// Kubeconfig context to use with --cluster (default: the current context).
+    #[arg(long, requires = "cluster", value_name = "NAME")]
+    context: Option<String>,
+
+    /// Kubeconfig file to use with --cluster (default: $KUBECONFIG or ~/.kube/config; without
+    /// any, the in-cluster service account).
+    #[arg(long, requires = "cluster", value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
 
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = ScanFormat::Table)]
@@ -226,8 +242,38 @@ fn save_scan(
     })
 }
 
+/// Lists the live cluster and adds its objects to the loaded inventory; returns its id.
+fn load_cluster(a: &ScanArgs, loaded: &mut LoadReport) -> anyhow::Result<String> {
+    let config = palisade_inventory::live::Config {
+        context: a.context.clone(),
+        kubeconfig: a.kubeconfig.clone(),
+        ..Default::default()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let (cluster, inventory, warnings) = rt.block_on(async {
+        let cluster = palisade_inventory::live::connect(&config).await?;
+        eprintln!("listing cluster {} ({})...", cluster.name, cluster.server);
+        let (inventory, warnings) = palisade_inventory::live::snapshot(&cluster).await?;
+        anyhow::Ok((cluster, inventory, warnings))
+    })?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    loaded.inventory.objects.extend(inventory.objects);
+    Ok(cluster.id)
+}
+
 fn scan(a: ScanArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
-    let loaded = load(&a.paths);
+    let mut loaded = load(&a.paths);
+    let cluster_target = if a.cluster {
+        Some(format!("cluster:{}", load_cluster(&a, &mut loaded)?))
+    } else {
+        None
+    };
     let mut config = palisade_posture::ScanConfig::default();
     config.trusted_registries.clone_from(&a.trusted_registries);
     config.pss_version = a.pss_version;
@@ -266,7 +312,7 @@ fn scan(a: ScanArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
             .then_with(|| x.check_id.cmp(&y.check_id))
             .then_with(|| x.evidence.cmp(&y.evidence))
     });
-    let changes = match &a.save {
+    let changes = match a.save.as_ref().or(cluster_target.as_ref()) {
         Some(name) => {
             let c = save_scan(global, name, loaded.inventory.objects.len(), &findings)?;
             match c.previous_scan_id {

@@ -480,3 +480,36 @@ fn saved_scans_report_new_and_fixed_findings() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("new, "));
     assert!(data.path().join("palisade.db").exists());
 }
+
+#[test]
+fn unreachable_cluster_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let kubeconfig = dir.path().join("config");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: 'http://127.0.0.1:{port}'}}\nusers:\n- name: u\n  user: {{token: t}}\ncontexts:\n- name: gone\n  context: {{cluster: c, user: u}}\ncurrent-context: gone\n"),
+    )
+    .unwrap();
+    let out = palisade(
+        &[
+            "posture",
+            "scan",
+            "--cluster",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error:") && stderr.contains("gone"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
