@@ -9,135 +9,11 @@
     reason = "tests"
 )]
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use palisade_inventory::{LoadOptions, LoadReport, live};
+use palisade_testkit::fake_api::FakeApi;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-
-fn plural(kind: &str) -> String {
-    let k = kind.to_ascii_lowercase();
-    if let Some(stem) = k.strip_suffix('y') {
-        format!("{stem}ies")
-    } else if k.ends_with('s') {
-        format!("{k}es")
-    } else {
-        format!("{k}s")
-    }
-}
-
-#[derive(Default)]
-struct Seen {
-    requests: Vec<String>,
-    continued: usize,
-    metadata_only: Vec<String>,
-}
-
-/// Objects by (apiVersion, plural).
-type Served = HashMap<(String, String), Vec<Value>>;
-
-async fn serve(listener: TcpListener, objects: Arc<Served>, seen: Arc<Mutex<Seen>>) {
-    loop {
-        let Ok((mut sock, _)) = listener.accept().await else {
-            return;
-        };
-        let objects = objects.clone();
-        let seen = seen.clone();
-        tokio::spawn(async move {
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                let n = sock.read(&mut chunk).await.unwrap_or(0);
-                if n == 0 {
-                    return;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            let head = String::from_utf8_lossy(&buf).to_string();
-            let target = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
-            let accept = head
-                .lines()
-                .find(|l| l.to_ascii_lowercase().starts_with("accept:"))
-                .unwrap_or("")
-                .to_owned();
-            let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-            let params: HashMap<&str, &str> = query
-                .split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .collect();
-            let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-            let (api_version, resource) = match parts.as_slice() {
-                ["api", v, r] => ((*v).to_owned(), (*r).to_owned()),
-                ["apis", g, v, r] => (format!("{g}/{v}"), (*r).to_owned()),
-                _ => (String::new(), String::new()),
-            };
-            let (status, body) = if resource == "networkpolicies" {
-                (
-                    404,
-                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "the server could not find the requested resource"}),
-                )
-            } else {
-                let items = objects
-                    .get(&(api_version.clone(), resource.clone()))
-                    .cloned()
-                    .unwrap_or_default();
-                let limit: usize = params
-                    .get("limit")
-                    .and_then(|l| l.parse().ok())
-                    .unwrap_or(usize::MAX);
-                let offset: usize = params
-                    .get("continue")
-                    .and_then(|c| c.parse().ok())
-                    .unwrap_or(0);
-                let page: Vec<Value> = items.iter().skip(offset).take(limit).cloned().collect();
-                let next = offset + page.len();
-                let meta_only = accept.contains("as=PartialObjectMetadataList");
-                let mut s = seen.lock().unwrap();
-                s.requests.push(target.clone());
-                if params.contains_key("continue") {
-                    s.continued += 1;
-                }
-                if meta_only {
-                    s.metadata_only.push(resource.clone());
-                }
-                drop(s);
-                let (list_kind, list_version, page) = if meta_only {
-                    let page = page
-                        .iter()
-                        .map(|o| json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": o["metadata"]}))
-                        .collect::<Vec<_>>();
-                    (
-                        "PartialObjectMetadataList".to_owned(),
-                        "meta.k8s.io/v1".to_owned(),
-                        page,
-                    )
-                } else {
-                    ("List".to_owned(), api_version.clone(), page)
-                };
-                let cont = if next < items.len() {
-                    next.to_string()
-                } else {
-                    String::new()
-                };
-                (
-                    200,
-                    json!({"apiVersion": list_version, "kind": list_kind, "metadata": {"continue": cont, "resourceVersion": "1"}, "items": page}),
-                )
-            };
-            let body = body.to_string();
-            let reason = if status == 200 { "OK" } else { "Not Found" };
-            let resp = format!(
-                "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = sock.write_all(resp.as_bytes()).await;
-            let _ = sock.shutdown().await;
-        });
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_lists_every_kind_with_pagination_and_never_reads_secret_values() {
@@ -152,17 +28,14 @@ async fn snapshot_lists_every_kind_with_pagination_and_never_reads_secret_values
         b"apiVersion: v1\nkind: Secret\nmetadata: {name: creds, namespace: kube-system}\n",
         &LoadOptions::default(),
     );
-    let mut served: Served = HashMap::new();
+    let mut served = Vec::new();
     let mut expected = 0usize;
     for o in &report.inventory.objects {
         let mut raw = o.raw.clone();
         if o.resource.kind == "Secret" {
             raw["data"] = json!({"password": "c3VwZXItc2VjcmV0"});
         }
-        served
-            .entry((o.resource.api_version.clone(), plural(&o.resource.kind)))
-            .or_default()
-            .push(raw);
+        served.push(raw);
         if live::KINDS
             .iter()
             .any(|k| k.kind == o.resource.kind && k.api_version() == o.resource.api_version)
@@ -171,20 +44,9 @@ async fn snapshot_lists_every_kind_with_pagination_and_never_reads_secret_values
         }
     }
     assert!(expected > 10, "{expected}");
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let server = tokio::spawn(serve(listener, Arc::new(served), seen.clone()));
-
+    let server = FakeApi::start(served, &["networkpolicies"]).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let kubeconfig = tmp.path().join("config");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: lab\n  cluster: {{server: 'http://127.0.0.1:{port}'}}\nusers:\n- name: u\n  user: {{token: t0ken}}\ncontexts:\n- name: lab-ctx\n  context: {{cluster: lab, user: u}}\ncurrent-context: lab-ctx\n"
-        ),
-    )
-    .unwrap();
+    let kubeconfig = server.kubeconfig(tmp.path()).unwrap();
     let config = live::Config {
         context: None,
         kubeconfig: Some(kubeconfig),
@@ -197,7 +59,8 @@ async fn snapshot_lists_every_kind_with_pagination_and_never_reads_secret_values
     })
     .await
     .expect("the snapshot finished in time");
-    server.abort();
+    let seen = server.seen();
+    drop(server);
     let (inventory, warnings) = result;
 
     assert_eq!(
@@ -224,7 +87,6 @@ async fn snapshot_lists_every_kind_with_pagination_and_never_reads_secret_values
         !text.contains("c3VwZXItc2VjcmV0"),
         "secret value reached the inventory"
     );
-    let seen = seen.lock().unwrap();
     assert!(
         seen.metadata_only.contains(&"secrets".to_owned()),
         "{:?}",

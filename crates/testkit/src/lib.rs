@@ -5,6 +5,8 @@
 //! A test that needs it calls [`corpus`]: when the data is missing the test fails if `CI` is set,
 //! and otherwise prints a loud SKIPPED line and returns `None`.
 
+pub mod fake_api;
+
 use std::path::PathBuf;
 
 /// Environment variable naming the corpus directory.

@@ -90,6 +90,15 @@ pub(crate) struct ScanArgs {
     #[arg(long)]
     cluster: bool,
 
+    /// With --cluster: take a snapshot every INTERVAL (e.g. 30s, 5m, 1h), each saved and
+    /// compared with the previous one, until stopped (or --count snapshots were taken).
+    #[arg(long, requires = "cluster", value_name = "INTERVAL", value_parser = parse_interval)]
+    interval: Option<std::time::Duration>,
+
+    /// With --interval: stop after this many snapshots.
+    #[arg(long, requires = "interval", value_name = "N")]
+    count: Option<u64>,
+
     /// Kubeconfig context to use with --cluster (default: the current context).
     #[arg(long, requires = "cluster", value_name = "NAME")]
     context: Option<String>,
@@ -267,10 +276,52 @@ fn load_cluster(a: &ScanArgs, loaded: &mut LoadReport) -> anyhow::Result<String>
     Ok(cluster.id)
 }
 
+/// `5m`, `30s`, `1h`, `90` (seconds).
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let (num, unit) = s.trim().split_at(
+        s.trim()
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(s.trim().len()),
+    );
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid interval {s:?}: expected e.g. 30s, 5m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        _ => {
+            return Err(format!(
+                "invalid interval {s:?}: expected e.g. 30s, 5m or 1h"
+            ));
+        }
+    };
+    if secs == 0 {
+        return Err("the interval must be at least one second".into());
+    }
+    Ok(std::time::Duration::from_secs(secs))
+}
+
 fn scan(a: ScanArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let Some(interval) = a.interval else {
+        return scan_once(&a, global);
+    };
+    let mut n = 0u64;
+    loop {
+        let outcome = scan_once(&a, global)?;
+        n += 1;
+        if a.count.is_some_and(|c| n >= c) {
+            return Ok(outcome);
+        }
+        eprintln!("next snapshot in {}s", interval.as_secs());
+        std::thread::sleep(interval);
+    }
+}
+
+fn scan_once(a: &ScanArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let mut loaded = load(&a.paths);
     let cluster_target = if a.cluster {
-        Some(format!("cluster:{}", load_cluster(&a, &mut loaded)?))
+        Some(format!("cluster:{}", load_cluster(a, &mut loaded)?))
     } else {
         None
     };

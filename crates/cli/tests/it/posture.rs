@@ -513,3 +513,67 @@ fn unreachable_cluster_is_a_clear_error() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_snapshots_at_an_interval_report_changes() {
+    use palisade_testkit::fake_api::FakeApi;
+    let objects = vec![
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
+        serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx", "securityContext": {"privileged": true}}]}}}}),
+        serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "shop"}, "data": {"k": "dmFsdWU="}}),
+    ];
+    let server = FakeApi::start(objects, &[]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = server.kubeconfig(dir.path()).unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        palisade(
+            &[
+                "posture",
+                "scan",
+                "--cluster",
+                "--kubeconfig",
+                kubeconfig.to_str().unwrap(),
+                "--interval",
+                "1s",
+                "--count",
+                "2",
+                "--format",
+                "json",
+            ],
+            None,
+        )
+    })
+    .await
+    .unwrap();
+    drop(server);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let reports: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&out.stdout)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(reports.len(), 2, "two snapshots");
+    for r in &reports {
+        assert_valid(r);
+        assert_eq!(r["summary"]["resources"], 3);
+        assert!(
+            r["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["check_id"] == "privileged-container")
+        );
+    }
+    assert_eq!(
+        reports[1]["changes"]["previous_scan_id"],
+        reports[0]["changes"]["scan_id"]
+    );
+    assert_eq!(reports[1]["changes"]["new"], serde_json::json!([]));
+    assert_eq!(reports[1]["changes"]["fixed"], serde_json::json!([]));
+    assert!(stderr.contains("listing cluster lab-ctx"), "{stderr}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("dmFsdWU="),
+        "secret value leaked"
+    );
+}
