@@ -118,6 +118,48 @@ impl Object {
         })
     }
 
+    /// Stable identity across snapshots: `apiVersion/kind/namespace/name`.
+    pub fn key(&self) -> String {
+        let r = &self.resource;
+        format!(
+            "{}/{}/{}/{}",
+            r.api_version,
+            r.kind,
+            r.namespace.as_deref().unwrap_or(""),
+            r.name
+        )
+    }
+
+    /// A stable hash (FNV-1a, 64 bits, hex) of the object's content without the fields that
+    /// change at every write (`status`, `metadata.resourceVersion`, `managedFields`,
+    /// `generation`, `uid`, `creationTimestamp`): equal digests mean no meaningful change.
+    /// Hand-written because stability across builds is the point (std's hasher is not stable).
+    pub fn content_digest(&self) -> String {
+        let mut v = self.raw.clone();
+        if let Some(m) = v.as_object_mut() {
+            m.remove("status");
+        }
+        if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            for k in [
+                "resourceVersion",
+                "managedFields",
+                "generation",
+                "uid",
+                "creationTimestamp",
+            ] {
+                meta.remove(k);
+            }
+        }
+        // serde_json's map is ordered by key, so the text is canonical.
+        let text = v.to_string();
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in text.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{h:016x}")
+    }
+
     /// `metadata.labels` as a JSON object (or `Value::Null`).
     pub fn labels(&self) -> &Value {
         self.raw.pointer("/metadata/labels").unwrap_or(&NULL)
@@ -268,6 +310,22 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn digest_ignores_volatile_fields_only() {
+        let a = obj(
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "resourceVersion": "1"}, "spec": {"type": "ClusterIP"}}),
+        );
+        let b = obj(
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "resourceVersion": "2"}, "spec": {"type": "ClusterIP"}, "status": {"x": 1}}),
+        );
+        let c = obj(
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"type": "NodePort"}}),
+        );
+        assert_eq!(a.content_digest(), b.content_digest());
+        assert_ne!(a.content_digest(), c.content_digest());
+        assert_eq!(a.key(), "v1/Service//s");
     }
 
     #[test]

@@ -50,13 +50,22 @@ pub enum Error {
 }
 
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "scans".into(),
-        MigrationType::Simple,
-        include_str!("../migrations/sqlite/0001_scans.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "scans".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/sqlite/0001_scans.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "scan objects".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/sqlite/0002_scan_objects.sql").into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 /// The stable identity of a finding across scans.
@@ -86,6 +95,21 @@ pub struct ScanComparison {
     pub fixed: Vec<Finding>,
     /// Findings in both.
     pub unchanged: usize,
+    /// Resources (keys) present now and not in the previous scan.
+    pub added: Vec<String>,
+    /// Resources whose content changed.
+    pub changed: Vec<String>,
+    /// Resources of the previous scan that are gone.
+    pub removed: Vec<String>,
+}
+
+/// One object a scan saw: a stable key (`apiVersion/kind/namespace/name`) and a content hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectDigest {
+    /// Stable key.
+    pub key: String,
+    /// Hash of the content that matters (volatile fields left out by the caller).
+    pub hash: String,
 }
 
 /// The embedded SQLite store.
@@ -126,10 +150,11 @@ impl SqliteStore {
     pub async fn record_scan(
         &self,
         target: &str,
-        resources: usize,
+        objects: &[ObjectDigest],
         findings: &[Finding],
         now: &str,
     ) -> Result<ScanComparison, Error> {
+        let resources = objects.len();
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO targets (name, first_seen, last_seen) VALUES (?1, ?2, ?2)
@@ -175,7 +200,44 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
+        for o in objects {
+            sqlx::query("INSERT INTO scan_objects (scan_id, key, hash) VALUES (?1, ?2, ?3)")
+                .bind(scan_id)
+                .bind(&o.key)
+                .bind(&o.hash)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
+        let old_objects: std::collections::HashMap<String, String> = match previous {
+            Some(id) => sqlx::query("SELECT key, hash FROM scan_objects WHERE scan_id = ?1")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
+                .collect::<Result<_, sqlx::Error>>()?,
+            None => Default::default(),
+        };
+        let new_keys: std::collections::HashSet<&str> =
+            objects.iter().map(|o| o.key.as_str()).collect();
+        let mut added = Vec::new();
+        let mut changed = Vec::new();
+        if previous.is_some() {
+            for o in objects {
+                match old_objects.get(&o.key) {
+                    None => added.push(o.key.clone()),
+                    Some(h) if *h != o.hash => changed.push(o.key.clone()),
+                    Some(_) => {}
+                }
+            }
+        }
+        let mut removed: Vec<String> = old_objects
+            .keys()
+            .filter(|k| !new_keys.contains(k.as_str()))
+            .cloned()
+            .collect();
+        removed.sort();
         let before = match previous {
             Some(id) => self.scan_findings(id).await?,
             None => Vec::new(),
@@ -199,6 +261,9 @@ impl SqliteStore {
                 .iter()
                 .filter(|f| old.contains(&fingerprint(f)))
                 .count(),
+            added,
+            changed,
+            removed,
         })
     }
 
@@ -254,6 +319,32 @@ mod tests {
         }
     }
 
+    fn objs(list: &[(&str, &str)]) -> Vec<ObjectDigest> {
+        list.iter()
+            .map(|(k, h)| ObjectDigest {
+                key: (*k).into(),
+                hash: (*h).into(),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn history_reports_added_changed_and_removed_resources() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        store
+            .record_scan("c", &objs(&[("a", "1"), ("b", "1"), ("c", "1")]), &[], "t1")
+            .await
+            .unwrap();
+        let next = store
+            .record_scan("c", &objs(&[("a", "1"), ("b", "2"), ("d", "1")]), &[], "t2")
+            .await
+            .unwrap();
+        assert_eq!(next.added, vec!["d".to_owned()]);
+        assert_eq!(next.changed, vec!["b".to_owned()]);
+        assert_eq!(next.removed, vec!["c".to_owned()]);
+    }
+
     #[tokio::test]
     async fn history_reports_new_and_fixed_and_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
@@ -261,7 +352,7 @@ mod tests {
         let first = store
             .record_scan(
                 "prod",
-                3,
+                &[],
                 &[f("a", "p1"), f("b", "p1")],
                 "2026-01-01T00:00:00Z",
             )
@@ -275,7 +366,7 @@ mod tests {
         let second = store
             .record_scan(
                 "prod",
-                3,
+                &[],
                 &[f("b", "p1"), f("c", "p2")],
                 "2026-01-02T00:00:00Z",
             )
@@ -289,7 +380,7 @@ mod tests {
         assert_eq!(store.scan_findings(first.scan_id).await.unwrap().len(), 2);
         // another target has its own history
         let other = store
-            .record_scan("dev", 0, &[], "2026-01-02T00:00:00Z")
+            .record_scan("dev", &[], &[], "2026-01-02T00:00:00Z")
             .await
             .unwrap();
         assert_eq!(other.previous_scan_id, None);

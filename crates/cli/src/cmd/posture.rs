@@ -236,9 +236,16 @@ fn load(paths: &[PathBuf]) -> LoadReport {
 fn save_scan(
     global: &GlobalArgs,
     name: &str,
-    resources: usize,
+    objects: &[palisade_inventory::Object],
     findings: &[palisade_model::Finding],
 ) -> anyhow::Result<palisade_store::ScanComparison> {
+    let digests: Vec<palisade_store::ObjectDigest> = objects
+        .iter()
+        .map(|o| palisade_store::ObjectDigest {
+            key: o.key(),
+            hash: o.content_digest(),
+        })
+        .collect();
     let dir = global.data_dir()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -247,7 +254,7 @@ fn save_scan(
     rt.block_on(async {
         let store = palisade_store::SqliteStore::open(&dir).await?;
         let now = crate::settings::now_rfc3339();
-        Ok(store.record_scan(name, resources, findings, &now).await?)
+        Ok(store.record_scan(name, &digests, findings, &now).await?)
     })
 }
 
@@ -365,14 +372,17 @@ fn scan_once(a: &ScanArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     });
     let changes = match a.save.as_ref().or(cluster_target.as_ref()) {
         Some(name) => {
-            let c = save_scan(global, name, loaded.inventory.objects.len(), &findings)?;
+            let c = save_scan(global, name, &loaded.inventory.objects, &findings)?;
             match c.previous_scan_id {
                 Some(prev) => eprintln!(
-                    "saved as scan {} of {name:?}: {} new, {} fixed, {} unchanged since scan {prev}",
+                    "saved as scan {} of {name:?}; since scan {prev}: findings {} new, {} fixed, {} unchanged; resources {} added, {} changed, {} removed",
                     c.scan_id,
                     c.new.len(),
                     c.fixed.len(),
-                    c.unchanged
+                    c.unchanged,
+                    c.added.len(),
+                    c.changed.len(),
+                    c.removed.len()
                 ),
                 None => eprintln!("saved as scan {} of {name:?} (first scan)", c.scan_id),
             }

@@ -477,6 +477,12 @@ fn saved_scans_report_new_and_fixed_findings() {
         .collect();
     assert!(fixed_ids.contains(&"privileged-container"), "{fixed_ids:?}");
     assert_eq!(second["changes"]["new"], serde_json::json!([]));
+    assert_eq!(
+        second["changes"]["changed"],
+        serde_json::json!(["v1/Pod/n/p"])
+    );
+    assert_eq!(second["changes"]["added"], serde_json::json!([]));
+    assert_eq!(second["changes"]["removed"], serde_json::json!([]));
     assert!(String::from_utf8_lossy(&out.stderr).contains("new, "));
     assert!(data.path().join("palisade.db").exists());
 }
@@ -571,6 +577,9 @@ async fn cluster_snapshots_at_an_interval_report_changes() {
     );
     assert_eq!(reports[1]["changes"]["new"], serde_json::json!([]));
     assert_eq!(reports[1]["changes"]["fixed"], serde_json::json!([]));
+    for k in ["added", "changed", "removed"] {
+        assert_eq!(reports[1]["changes"][k], serde_json::json!([]), "{k}");
+    }
     assert!(stderr.contains("listing cluster lab-ctx"), "{stderr}");
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains("dmFsdWU="),
