@@ -15,6 +15,7 @@
 //! manifests are often slightly off-schema (old API versions, strings where integers belong),
 //! and a security scanner must still read them; checks report JSON paths into that tree.
 
+pub mod diff;
 pub mod files;
 #[cfg(feature = "live")]
 pub mod live;
