@@ -4,7 +4,8 @@
 //! [`Config::kubeconfig`] (else `$KUBECONFIG`, else `~/.kube/config`), its current context or
 //! [`Config::context`]; with no kubeconfig at all (and no explicit one asked for) the in-cluster
 //! service-account configuration. [`snapshot`] lists every kind of [`KINDS`] with pagination
-//! (`limit`/`continue`) and returns one [`Inventory`].
+//! (`limit`/`continue`) and returns one [`Inventory`]; [`watch()`] keeps one current with
+//! list+watch ([`LiveInventory`]).
 //!
 //! Design decisions:
 //! - Objects are fetched as untyped JSON (`DynamicObject`), like the file loader keeps them, so a
@@ -16,6 +17,8 @@
 //!   about security posture.
 //! - A kind the server does not serve (404) or that the credentials may not list (403) becomes a
 //!   warning, not a failure: a partial inventory of a locked-down cluster is still useful.
+
+mod watch;
 
 use std::path::PathBuf;
 
@@ -38,6 +41,8 @@ use sha2::{Digest, Sha256};
 
 use crate::files::LoadError;
 use crate::object::{Inventory, Object, redact, resource_ref};
+
+pub use watch::{KindStatus, LiveInventory, watch};
 
 /// How to reach a cluster and how to list it.
 #[derive(Debug, Clone, PartialEq, Eq)]
