@@ -7,6 +7,16 @@
 //! Today the store keeps the history of saved posture scans per target: each scan's findings,
 //! identified by a fingerprint (check, resource, container, evidence), so that a new scan can
 //! be compared with the previous one ([`ScanComparison`]).
+//!
+//! Cluster history goes through the [`Store`] trait ([`snapshots`]): clusters, snapshots of
+//! their objects (content-addressed by SHA-256, so unchanged objects are stored once) and the
+//! findings of each snapshot. The trait is async and implemented by [`SqliteStore`]; a server
+//! backend can implement it later and run the same test suite (`tests/store.rs`).
+//!
+//! The data directory is created with mode 0700 (on Unix) when missing: it holds the inventory
+//! of clusters (Secrets by name only, never their values).
+
+pub mod snapshots;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
@@ -15,6 +25,8 @@ use palisade_model::Finding;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{Row as _, SqlSafeStr as _};
+
+pub use snapshots::{ClusterRecord, SnapshotId, SnapshotInfo, Store};
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "palisade.db";
@@ -41,6 +53,18 @@ pub enum Error {
         #[source]
         source: sqlx::migrate::MigrateError,
     },
+    /// The data directory could not be created.
+    #[error("cannot create the data directory {path}")]
+    CreateDir {
+        /// Directory.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A snapshot was saved for a cluster that was never recorded with `upsert_cluster`.
+    #[error("unknown cluster {0:?}: record it with upsert_cluster first")]
+    UnknownCluster(String),
     /// A query failed.
     #[error("store query failed: {0}")]
     Query(#[from] sqlx::Error),
@@ -63,6 +87,13 @@ fn migrator() -> Migrator {
             "scan objects".into(),
             MigrationType::Simple,
             include_str!("../migrations/sqlite/0002_scan_objects.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            3,
+            "cluster snapshots".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/sqlite/0003_cluster_snapshots.sql").into_sql_str(),
             false,
         ),
     ])
@@ -112,6 +143,18 @@ pub struct ObjectDigest {
     pub hash: String,
 }
 
+/// Creates `dir` and its missing parents; the directory itself gets mode 0700 on Unix.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 /// The embedded SQLite store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -119,8 +162,13 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating and migrating if needed) `palisade.db` in `data_dir`.
+    /// Opens (creating and migrating if needed) `palisade.db` in `data_dir`, in WAL mode. A
+    /// missing `data_dir` is created (mode 0700 on Unix).
     pub async fn open(data_dir: &Path) -> Result<SqliteStore, Error> {
+        create_private_dir(data_dir).map_err(|source| Error::CreateDir {
+            path: data_dir.to_owned(),
+            source,
+        })?;
         let path = data_dir.join(DATABASE_FILE);
         let options = SqliteConnectOptions::from_str("sqlite:")
             .map_err(|source| Error::Open {
