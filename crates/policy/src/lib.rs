@@ -1,20 +1,24 @@
 //! Custom posture policies: Gatekeeper ConstraintTemplates and Constraints, evaluated offline.
 //!
 //! - [`PolicySet::load`] reads templates (`templates.gatekeeper.sh`) and constraints
-//!   (`constraints.gatekeeper.sh`) from files and directories. Each template's Rego is compiled
-//!   once into a `regorus` engine (Rego v0 syntax, as Gatekeeper uses); evaluating an object
-//!   clones that engine, so nothing is re-parsed per object.
+//!   (`constraints.gatekeeper.sh`) from files and directories. Each template is compiled once:
+//!   its Rego into a `regorus` engine (Rego v0 syntax, as Gatekeeper uses), or, for a template
+//!   that carries only a CEL (`K8sNativeValidation`) implementation, its expressions into
+//!   `cel-interpreter` programs. Evaluating an object reuses the compiled template (the Rego
+//!   engine holding the inventory data is built once per template), nothing is re-parsed per
+//!   object. When a template has both, Rego is used, as Gatekeeper does by default.
 //! - [`PolicySet::evaluate`] runs every constraint over every inventory object its `match`
-//!   selects, with Gatekeeper's input (`input.review`, `input.parameters`) and the whole
-//!   inventory as `data.inventory` (for referential policies), and returns findings.
+//!   selects, with Gatekeeper's input (`input.review`, an AdmissionRequest for a CREATE, and
+//!   `input.parameters`) and the whole inventory as `data.inventory`
+//!   (`namespace[ns][apiVersion][kind][name]`, `cluster[apiVersion][kind][name]`) for
+//!   referential policies, and returns findings.
 //! - [`verify`] runs Gatekeeper suite files (`test.gatekeeper.sh/v1alpha1` `Suite`) the way
 //!   `gator verify` does.
 //!
-//! Templates that carry only a CEL (`K8sNativeValidation`) implementation are reported as
-//! warnings and skipped: every template of the public Gatekeeper library also carries Rego.
-//! A few constructs the Rego engine does not parse in v0 mode are rewritten at the source
-//! level first; [`normalize`] documents each rewrite.
+//! A few Rego constructs the engine does not read as OPA does are rewritten at the source level
+//! first; the `normalize` module documents each rewrite.
 
+mod cel;
 mod matcher;
 mod normalize;
 mod verify;
@@ -27,7 +31,10 @@ use palisade_inventory::{Inventory, LoadOptions, LoadReport, Object};
 use palisade_model::{Finding, ResourceRef, Severity};
 use serde_json::{Value, json};
 
-pub use verify::{CaseResult, verify};
+pub use verify::{CaseResult, VerifyOptions, verify, verify_with};
+
+/// The only target Gatekeeper's Kubernetes admission templates use.
+const TARGET: &str = "admission.k8s.gatekeeper.sh";
 
 /// A problem that stops loading or verification.
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +43,7 @@ pub enum Error {
     /// An input file could not be read or parsed.
     #[error("{0}")]
     Load(String),
-    /// A suite refers to something that is not there or not usable.
+    /// A suite file could not be read or is not a suite.
     #[error("{file}: {message}")]
     Suite {
         /// The suite file.
@@ -61,6 +68,18 @@ impl fmt::Display for Warning {
     }
 }
 
+/// How a template is implemented.
+#[derive(Clone)]
+pub(crate) enum Implementation {
+    /// Rego: the package of the main module, and an engine with every module loaded.
+    Rego {
+        package: String,
+        engine: Box<regorus::Engine>,
+    },
+    /// CEL (`K8sNativeValidation`).
+    Cel(cel::CelTemplate),
+}
+
 /// One compiled ConstraintTemplate.
 #[derive(Clone)]
 pub(crate) struct Template {
@@ -68,10 +87,7 @@ pub(crate) struct Template {
     pub(crate) kind: String,
     /// `metadata.gatekeeper.sh/title`, or the kind.
     pub(crate) title: String,
-    /// Rego package of the main module, e.g. `k8srequiredlabels`.
-    pub(crate) package: String,
-    /// Engine with the template's modules loaded.
-    pub(crate) engine: regorus::Engine,
+    pub(crate) implementation: Implementation,
 }
 
 /// One Constraint.
@@ -98,36 +114,57 @@ impl fmt::Debug for PolicySet {
     }
 }
 
-fn str_at<'a>(v: &'a Value, ptr: &str) -> Option<&'a str> {
+pub(crate) fn str_at<'a>(v: &'a Value, ptr: &str) -> Option<&'a str> {
     v.pointer(ptr).and_then(Value::as_str)
 }
 
-/// Finds the Rego and libs of a template: `spec.targets[0].rego`/`libs`, or the `Rego` entry
-/// of `spec.targets[0].code`.
-fn rego_sources(t: &Value) -> Option<(String, Vec<String>)> {
-    let target = t.pointer("/spec/targets/0")?;
-    let libs_of = |v: Option<&Value>| -> Vec<String> {
-        v.and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
+fn libs_of(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The implementations a template target carries.
+struct Sources<'a> {
+    rego: Option<(String, Vec<String>)>,
+    cel: Option<&'a Value>,
+    /// Engines that are neither.
+    other: Vec<String>,
+}
+
+fn sources(target: &Value) -> Sources<'_> {
+    let mut s = Sources {
+        rego: None,
+        cel: None,
+        other: Vec::new(),
     };
     if let Some(rego) = target.get("rego").and_then(Value::as_str) {
-        return Some((rego.to_owned(), libs_of(target.get("libs"))));
+        s.rego = Some((rego.to_owned(), libs_of(target.get("libs"))));
     }
-    let code = target.get("code")?.as_array()?;
-    let rego = code
-        .iter()
-        .find(|c| c.get("engine").and_then(Value::as_str) == Some("Rego"))?;
-    let src = rego.get("source")?;
-    Some((
-        src.get("rego")?.as_str()?.to_owned(),
-        libs_of(src.get("libs")),
-    ))
+    for code in target
+        .get("code")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let source = code.get("source");
+        match code.get("engine").and_then(Value::as_str) {
+            Some("Rego") if s.rego.is_none() => {
+                if let Some(rego) = source.and_then(|v| v.get("rego")).and_then(Value::as_str) {
+                    s.rego = Some((rego.to_owned(), libs_of(source.and_then(|v| v.get("libs")))));
+                }
+            }
+            Some("K8sNativeValidation") => s.cel = source,
+            Some("Rego") => {}
+            other => s.other.push(other.unwrap_or("<none>").to_owned()),
+        }
+    }
+    s
 }
 
 fn package_of(rego: &str) -> Option<String> {
@@ -138,40 +175,76 @@ fn package_of(rego: &str) -> Option<String> {
     })
 }
 
-/// Compiles a ConstraintTemplate object.
-pub(crate) fn compile_template(t: &Value, subject: &str) -> Result<Template, Warning> {
+/// Compiles a ConstraintTemplate object. `subject` names where it was read from; `prefer_cel`
+/// picks the CEL implementation when a template has both.
+pub(crate) fn compile_template(
+    t: &Value,
+    subject: &str,
+    prefer_cel: bool,
+) -> Result<Template, Warning> {
+    let name = str_at(t, "/metadata/name").unwrap_or("<unnamed>");
     let warn = |message: String| Warning {
-        subject: subject.to_owned(),
+        subject: format!("{subject}: template {name}"),
         message,
     };
     let kind = str_at(t, "/spec/crd/spec/names/kind")
-        .ok_or_else(|| warn("template has no spec.crd.spec.names.kind".into()))?
+        .ok_or_else(|| warn("no spec.crd.spec.names.kind".into()))?
         .to_owned();
-    let (rego, libs) = rego_sources(t).ok_or_else(|| {
-        warn(format!(
-            "template {kind} has no Rego implementation (CEL-only templates are not supported)"
-        ))
-    })?;
-    let package =
-        package_of(&rego).ok_or_else(|| warn(format!("template {kind}: Rego has no package")))?;
-    let mut engine = regorus::Engine::new();
-    engine.set_rego_v0(true);
-    engine
-        .add_policy(format!("{kind}.rego"), normalize::rego(&rego))
-        .map_err(|e| warn(format!("template {kind}: {e}")))?;
-    for (i, lib) in libs.iter().enumerate() {
-        engine
-            .add_policy(format!("{kind}.lib{i}.rego"), normalize::rego(lib))
-            .map_err(|e| warn(format!("template {kind}, lib {i}: {e}")))?;
+    let targets = t
+        .pointer("/spec/targets")
+        .and_then(Value::as_array)
+        .ok_or_else(|| warn("no spec.targets".into()))?;
+    let target = match targets.as_slice() {
+        [one] => one,
+        [] => return Err(warn("spec.targets is empty".into())),
+        _ => return Err(warn("more than one target is not supported".into())),
+    };
+    match target.get("target").and_then(Value::as_str) {
+        Some(TARGET) | None => {}
+        Some(other) => return Err(warn(format!("unsupported target {other:?}"))),
     }
+    let src = sources(target);
     let title = str_at(t, "/metadata/annotations/metadata.gatekeeper.sh~1title")
         .unwrap_or(&kind)
         .to_owned();
+    let implementation = match (src.rego, src.cel) {
+        (_, Some(cel)) if prefer_cel => compile_cel(cel).map_err(warn)?,
+        (Some((rego, libs)), _) => compile_rego(&kind, &rego, &libs).map_err(warn)?,
+        (None, Some(cel)) => compile_cel(cel).map_err(warn)?,
+        (None, None) => {
+            return Err(warn(if src.other.is_empty() {
+                "no Rego or CEL implementation".into()
+            } else {
+                format!("unsupported engine(s): {}", src.other.join(", "))
+            }));
+        }
+    };
     Ok(Template {
         kind,
         title,
+        implementation,
+    })
+}
+
+fn compile_cel(source: &Value) -> Result<Implementation, String> {
+    cel::CelTemplate::compile(source).map(Implementation::Cel)
+}
+
+fn compile_rego(kind: &str, rego: &str, libs: &[String]) -> Result<Implementation, String> {
+    let package = package_of(rego).ok_or("Rego has no package")?;
+    let mut engine = regorus::Engine::new();
+    engine.set_rego_v0(true);
+    engine
+        .add_policy(format!("{kind}.rego"), normalize::rego(rego))
+        .map_err(|e| format!("Rego: {e}"))?;
+    for (i, lib) in libs.iter().enumerate() {
+        engine
+            .add_policy(format!("{kind}.lib{i}.rego"), normalize::rego(lib))
+            .map_err(|e| format!("Rego lib {i}: {e}"))?;
+    }
+    Ok(Implementation::Rego {
         package,
-        engine,
+        engine: Box::new(engine),
     })
 }
 
@@ -181,8 +254,8 @@ pub(crate) struct Violation {
     pub(crate) msg: String,
 }
 
-/// `data.inventory` of Gatekeeper: `cluster[gv][kind][name]` and
-/// `namespace[ns][gv][kind][name]`.
+/// `data` for Rego: Gatekeeper's `data.inventory`, i.e. `cluster[apiVersion][kind][name]` and
+/// `namespace[ns][apiVersion][kind][name]`.
 pub(crate) fn inventory_data<'a>(objects: impl Iterator<Item = &'a Value>) -> Value {
     let mut cluster = serde_json::Map::new();
     let mut namespaced = serde_json::Map::new();
@@ -217,21 +290,8 @@ pub(crate) fn inventory_data<'a>(objects: impl Iterator<Item = &'a Value>) -> Va
     json!({"inventory": {"cluster": cluster, "namespace": namespaced}})
 }
 
-/// The `review` Gatekeeper builds for an object (an AdmissionRequest).
+/// The `review` Gatekeeper builds for an object (an AdmissionRequest for its creation).
 pub(crate) fn review_of(object: &Value) -> Value {
-    // An AdmissionReview given as the object under test: its request is the review.
-    if str_at(object, "/kind") == Some("AdmissionReview")
-        && let Some(req) = object.get("request")
-    {
-        let mut req = req.clone();
-        if req.get("kind").is_none()
-            && let Some(obj) = req.get("object").cloned()
-            && let Some(m) = req.as_object_mut()
-        {
-            m.insert("kind".into(), gvk(&obj));
-        }
-        return req;
-    }
     json!({
         "kind": gvk(object),
         "name": str_at(object, "/metadata/name").unwrap_or(""),
@@ -251,26 +311,63 @@ pub(crate) fn gvk(o: &Value) -> Value {
     json!({"group": group, "version": version, "kind": str_at(o, "/kind").unwrap_or("")})
 }
 
-/// The object a review is about (the request's object, or the old object on DELETE).
-pub(crate) fn reviewed_object(review: &Value) -> &Value {
-    match review.get("object") {
-        Some(o) if !o.is_null() => o,
-        _ => review.get("oldObject").unwrap_or(&Value::Null),
+/// A template ready to run on reviews against one `data.inventory`.
+pub(crate) struct Evaluator<'t> {
+    template: &'t Template,
+    /// The Rego engine with the data loaded (None for CEL templates).
+    rego: Option<regorus::Engine>,
+}
+
+impl<'t> Evaluator<'t> {
+    /// Prepares `template` with `data` (from [`inventory_data`]).
+    pub(crate) fn new(template: &'t Template, data: &regorus::Value) -> Result<Self, String> {
+        let rego = match &template.implementation {
+            Implementation::Rego { engine, .. } => {
+                let mut engine = engine.as_ref().clone();
+                engine.add_data(data.clone()).map_err(|e| e.to_string())?;
+                Some(engine)
+            }
+            Implementation::Cel(_) => None,
+        };
+        Ok(Evaluator { template, rego })
+    }
+
+    /// Runs the template on one review for one constraint; `namespace` is the Namespace object
+    /// of the reviewed object, when known.
+    pub(crate) fn run(
+        &mut self,
+        review: &Value,
+        constraint: &Value,
+        namespace: Option<&Value>,
+    ) -> Result<Vec<Violation>, String> {
+        let parameters = constraint
+            .pointer("/spec/parameters")
+            .cloned()
+            .unwrap_or(json!({}));
+        match (&self.template.implementation, self.rego.as_mut()) {
+            (Implementation::Cel(cel), _) => cel.run(review, constraint, namespace),
+            (Implementation::Rego { package, .. }, Some(engine)) => {
+                run_rego(engine, package, review, &parameters)
+            }
+            (Implementation::Rego { .. }, None) => Err("Rego engine not prepared".into()),
+        }
     }
 }
 
-/// Runs one template on one review.
-pub(crate) fn run(
-    template: &Template,
+pub(crate) fn to_rego(v: &Value) -> Result<regorus::Value, String> {
+    regorus::Value::from_json_str(&v.to_string()).map_err(|e| e.to_string())
+}
+
+fn run_rego(
     engine: &mut regorus::Engine,
+    package: &str,
     review: &Value,
     parameters: &Value,
 ) -> Result<Vec<Violation>, String> {
     let input = json!({"review": review, "parameters": parameters});
-    let input = regorus::Value::from_json_str(&input.to_string()).map_err(|e| e.to_string())?;
-    engine.set_input(input);
+    engine.set_input(to_rego(&input)?);
     let result = engine
-        .eval_rule(format!("data.{}.violation", template.package))
+        .eval_rule(format!("data.{package}.violation"))
         .map_err(|e| e.to_string())?;
     let json: Value = serde_json::from_str(&result.to_json_str().map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
@@ -293,7 +390,9 @@ pub(crate) fn run(
 }
 
 impl PolicySet {
-    /// Reads templates and constraints from files and directories.
+    /// Reads templates and constraints from files and directories. Other objects in those
+    /// files are ignored; a template that cannot be used, or a constraint without a template,
+    /// is reported as a warning naming the file and the template.
     pub fn load(paths: &[PathBuf]) -> Result<(PolicySet, Vec<Warning>), Error> {
         let report = LoadReport::load_paths(paths, &LoadOptions::default());
         if let Some(e) = report.errors.first() {
@@ -302,10 +401,22 @@ impl PolicySet {
         let mut set = PolicySet::default();
         let mut warnings = Vec::new();
         for o in &report.inventory.objects {
-            if o.resource.kind == "ConstraintTemplate" {
-                let subject = o.location.to_string();
-                match compile_template(&o.raw, &subject) {
+            if o.resource.kind == "ConstraintTemplate"
+                && o.resource
+                    .api_version
+                    .starts_with("templates.gatekeeper.sh/")
+            {
+                match compile_template(&o.raw, &o.location.to_string(), false) {
                     Ok(t) => {
+                        if set.templates.contains_key(&t.kind) {
+                            warnings.push(Warning {
+                                subject: o.location.to_string(),
+                                message: format!(
+                                    "template {} defines kind {} again; the later one is used",
+                                    o.resource.name, t.kind
+                                ),
+                            });
+                        }
                         set.templates.insert(t.kind.clone(), t);
                     }
                     Err(w) => warnings.push(w),
@@ -321,7 +432,7 @@ impl PolicySet {
                     warnings.push(Warning {
                         subject: o.location.to_string(),
                         message: format!(
-                            "constraint {}/{} has no loaded template of kind {}",
+                            "constraint {}/{} has no usable template of kind {}",
                             o.resource.kind, o.resource.name, o.resource.kind
                         ),
                     });
@@ -342,7 +453,7 @@ impl PolicySet {
         (self.templates.len(), self.constraints.len())
     }
 
-    /// Whether nothing was loaded.
+    /// Whether no constraint was loaded.
     pub fn is_empty(&self) -> bool {
         self.constraints.is_empty()
     }
@@ -354,51 +465,61 @@ impl PolicySet {
         if self.constraints.is_empty() {
             return (findings, warnings);
         }
-        let data = inventory_data(inventory.objects.iter().map(|o| &o.raw));
-        let data = match regorus::Value::from_json_str(&data.to_string()) {
+        let data = match to_rego(&inventory_data(inventory.objects.iter().map(|o| &o.raw))) {
             Ok(d) => d,
             Err(e) => {
                 warnings.push(Warning {
                     subject: "inventory".into(),
-                    message: e.to_string(),
+                    message: e,
                 });
                 return (findings, warnings);
             }
         };
         let namespaces: HashMap<&str, &Value> = inventory
-            .of_kind("Namespace")
+            .objects
+            .iter()
+            .filter(|n| n.resource.kind == "Namespace" && n.resource.api_version == "v1")
             .map(|n| (n.resource.name.as_str(), &n.raw))
             .collect();
+        // One prepared engine per template, shared by its constraints.
+        let mut evaluators: HashMap<&str, Evaluator<'_>> = HashMap::new();
         for c in &self.constraints {
+            let subject = || format!("constraint {}/{}", c.kind, c.name);
             let Some(t) = self.templates.get(&c.kind) else {
                 continue;
             };
-            let mut engine = t.engine.clone();
-            if let Err(e) = engine.add_data(data.clone()) {
-                warnings.push(Warning {
-                    subject: format!("{}/{}", c.kind, c.name),
-                    message: e.to_string(),
-                });
-                continue;
-            }
-            let params = c
-                .raw
-                .pointer("/spec/parameters")
-                .cloned()
-                .unwrap_or(json!({}));
+            let evaluator = match evaluators.entry(c.kind.as_str()) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => match Evaluator::new(t, &data) {
+                    Ok(ev) => v.insert(ev),
+                    Err(e) => {
+                        warnings.push(Warning {
+                            subject: subject(),
+                            message: e,
+                        });
+                        continue;
+                    }
+                },
+            };
             for o in &inventory.objects {
-                if !matcher::matches(&c.raw, &o.raw, |ns| namespaces.get(ns).copied()) {
-                    continue;
+                let ns_name = str_at(&o.raw, "/metadata/namespace").filter(|n| !n.is_empty());
+                let namespace = ns_name.and_then(|n| namespaces.get(n).copied());
+                match matcher::matches(&c.raw, &o.raw, ns_name, namespace) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        warnings.push(Warning {
+                            subject: format!("{} on {}", subject(), o.resource),
+                            message: e,
+                        });
+                        continue;
+                    }
                 }
                 let review = review_of(&o.raw);
-                match run(t, &mut engine, &review, &params) {
-                    Ok(vs) => {
-                        for v in vs {
-                            findings.push(finding(t, c, o, v));
-                        }
-                    }
+                match evaluator.run(&review, &c.raw, namespace) {
+                    Ok(vs) => findings.extend(vs.into_iter().map(|v| finding(t, c, o, v))),
                     Err(e) => warnings.push(Warning {
-                        subject: format!("{}/{} on {}", c.kind, c.name, o.resource),
+                        subject: format!("{} on {}", subject(), o.resource),
                         message: e,
                     }),
                 }
