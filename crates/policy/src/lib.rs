@@ -562,3 +562,74 @@ fn finding(t: &Template, c: &Constraint, o: &Object, v: Violation) -> Finding {
 pub(crate) fn relative_to(file: &Path, rel: &str) -> PathBuf {
     file.parent().unwrap_or(Path::new(".")).join(rel)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn inventory_data_has_gatekeepers_layout() {
+        let objs = [
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}}),
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "a"}}),
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "b"}}),
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"namespace": "b"}}),
+        ];
+        let data = inventory_data(objs.iter());
+        assert_eq!(
+            data.pointer("/inventory/cluster/v1/Namespace/a"),
+            Some(&objs[0])
+        );
+        assert_eq!(
+            data.pointer("/inventory/namespace/a/apps~1v1/Deployment/d"),
+            Some(&objs[1])
+        );
+        assert_eq!(
+            data.pointer("/inventory/namespace/b/v1/Service")
+                .and_then(Value::as_object)
+                .map(serde_json::Map::len),
+            Some(1),
+            "objects without a name are left out"
+        );
+    }
+
+    #[test]
+    fn review_is_an_admission_request() {
+        let pod =
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "n"}});
+        let r = review_of(&pod);
+        assert_eq!(
+            r.get("kind"),
+            Some(&json!({"group": "", "version": "v1", "kind": "Pod"}))
+        );
+        assert_eq!(str_at(&r, "/name"), Some("p"));
+        assert_eq!(str_at(&r, "/namespace"), Some("n"));
+        assert_eq!(str_at(&r, "/operation"), Some("CREATE"));
+        assert_eq!(r.get("object"), Some(&pod));
+        assert_eq!(
+            gvk(&json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress"})),
+            json!({"group": "networking.k8s.io", "version": "v1", "kind": "Ingress"})
+        );
+    }
+
+    #[test]
+    fn templates_need_one_admission_target() {
+        let t = |targets: Value| json!({"metadata": {"name": "t"}, "spec": {"crd": {"spec": {"names": {"kind": "K"}}}, "targets": targets}});
+        let rego = json!({"target": "admission.k8s.gatekeeper.sh", "rego": "package k\nviolation[{\"msg\": \"x\"}] { true }\n"});
+        assert!(compile_template(&t(json!([rego.clone()])), "f.yaml", false).is_ok());
+        let err = |v: Value| {
+            compile_template(&v, "f.yaml", false)
+                .err()
+                .map(|w| w.to_string())
+        };
+        assert!(err(t(json!([]))).is_some_and(|w| w.contains("f.yaml: template t")));
+        assert!(err(t(json!([rego.clone(), rego]))).is_some());
+        assert!(err(t(json!([{"target": "other", "rego": "package k"}]))).is_some());
+        assert!(
+            err(t(json!([{"code": [{"engine": "Wasm", "source": {}}]}])))
+                .is_some_and(|w| w.contains("Wasm"))
+        );
+    }
+}
