@@ -21,6 +21,7 @@
 mod cel;
 mod matcher;
 mod normalize;
+mod schema;
 mod verify;
 
 use std::collections::HashMap;
@@ -87,7 +88,16 @@ pub(crate) struct Template {
     pub(crate) kind: String,
     /// `metadata.gatekeeper.sh/title`, or the kind.
     pub(crate) title: String,
+    /// `spec.crd.spec.validation.openAPIV3Schema`: the schema of constraint parameters.
+    pub(crate) schema: Option<Value>,
     pub(crate) implementation: Implementation,
+}
+
+impl Template {
+    /// Problems of a constraint of this template (parameters against the schema, selectors).
+    pub(crate) fn validate(&self, constraint: &Value) -> Vec<String> {
+        schema::validate_constraint(constraint, self.schema.as_ref())
+    }
 }
 
 /// One Constraint.
@@ -222,6 +232,10 @@ pub(crate) fn compile_template(
     Ok(Template {
         kind,
         title,
+        schema: t
+            .pointer("/spec/crd/spec/validation/openAPIV3Schema")
+            .filter(|s| s.is_object())
+            .cloned(),
         implementation,
     })
 }
@@ -428,12 +442,26 @@ impl PolicySet {
                 .api_version
                 .starts_with("constraints.gatekeeper.sh/")
             {
-                if !set.templates.contains_key(&o.resource.kind) {
+                let Some(t) = set.templates.get(&o.resource.kind) else {
                     warnings.push(Warning {
                         subject: o.location.to_string(),
                         message: format!(
                             "constraint {}/{} has no usable template of kind {}",
                             o.resource.kind, o.resource.name, o.resource.kind
+                        ),
+                    });
+                    continue;
+                };
+                let problems = t.validate(&o.raw);
+                if !problems.is_empty() {
+                    // Gatekeeper would refuse such a constraint.
+                    warnings.push(Warning {
+                        subject: o.location.to_string(),
+                        message: format!(
+                            "constraint {}/{} is invalid and is not used: {}",
+                            o.resource.kind,
+                            o.resource.name,
+                            problems.join("; ")
                         ),
                     });
                     continue;

@@ -13,8 +13,10 @@
 //! - an assertion `violations: yes | no | N` (default `yes`) with an optional `message`, a
 //!   regular expression: `yes` needs at least one violation whose message matches, `no` none,
 //!   `N` exactly N;
-//! - tests with `invalid: true` (a constraint that must fail schema validation) are reported
-//!   as failures: schema validation of constraints is not implemented.
+//! - a constraint is validated against its template when added (parameters against the
+//!   template's schema, label selectors); a test with `invalid: true` passes when that fails
+//!   (it is reported as one result with an empty case name), any other test fails all its
+//!   cases when it does.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -163,14 +165,6 @@ fn verify_suite(file: &Path, options: &VerifyOptions) -> Result<Vec<CaseResult>,
             );
             continue;
         }
-        if is_true(test, "invalid") {
-            out.push(result(
-                "",
-                false,
-                "tests of invalid constraints (schema validation) are not supported".into(),
-            ));
-            continue;
-        }
         let template = match prepare_template(file, test, &mut templates, options) {
             Ok(t) => t,
             Err(e) => {
@@ -178,7 +172,20 @@ fn verify_suite(file: &Path, options: &VerifyOptions) -> Result<Vec<CaseResult>,
                 continue;
             }
         };
-        let constraint = match load_constraint(file, test, &template) {
+        let constraint = load_constraint(file, test, &template);
+        if is_true(test, "invalid") {
+            out.push(match constraint {
+                Err(e) if e.starts_with(INVALID) => result("", true, e),
+                Err(e) => result("", false, format!("want a schema error, got: {e}")),
+                Ok(_) => result(
+                    "",
+                    false,
+                    "want a schema error, but the constraint is valid".into(),
+                ),
+            });
+            continue;
+        }
+        let constraint = match constraint {
             Ok(c) => c,
             Err(e) => {
                 fail_all(&mut out, &e);
@@ -225,6 +232,9 @@ fn prepare_template(
         .clone()
 }
 
+/// Start of the error for a constraint that fails validation.
+const INVALID: &str = "invalid constraint";
+
 fn load_constraint(file: &Path, test: &Value, template: &Template) -> Result<Value, String> {
     let rel = str_of(test, "constraint");
     if rel.is_empty() {
@@ -252,6 +262,14 @@ fn load_constraint(file: &Path, test: &Value, template: &Template) -> Result<Val
             path.display(),
             str_of(&c, "kind"),
             template.kind
+        ));
+    }
+    let problems = template.validate(&c);
+    if !problems.is_empty() {
+        return Err(format!(
+            "{INVALID} {}: {}",
+            path.display(),
+            problems.join("; ")
         ));
     }
     Ok(c)

@@ -426,7 +426,7 @@ fn gatekeeper_policies_run_in_scans_and_suites_verify() {
         doc["cases"][0]["detail"]
             .as_str()
             .unwrap()
-            .contains("expected violations: no, got ")
+            .contains("violations but want none")
     );
 }
 
