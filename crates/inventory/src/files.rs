@@ -238,6 +238,10 @@ impl LoadReport {
                     continue;
                 }
             };
+            if let Some(v) = crate::fastyaml::parse(text) {
+                self.add_value(v, name, loc.document, loc.line);
+                continue;
+            }
             match serde_yaml_ng::from_str::<StrictValue>(text) {
                 Ok(StrictValue(v)) => self.add_value(v, name, loc.document, loc.line),
                 Err(e) => {

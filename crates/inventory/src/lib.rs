@@ -16,6 +16,7 @@
 //! and a security scanner must still read them; checks report JSON paths into that tree.
 
 pub mod diff;
+mod fastyaml;
 pub mod files;
 #[cfg(feature = "live")]
 pub mod live;
