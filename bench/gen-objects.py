@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Writes N Kubernetes objects (multi-document YAML) by cycling through the documents of a
 manifest directory, skipping CustomResourceDefinitions (huge and not checked) and documents
-that do not look like objects. Each copy gets a unique name suffix so nothing is deduplicated.
+that do not look like objects. Each copy gets a unique name suffix so nothing is deduplicated,
+and each round through the documents goes to its own namespaces (`NS-<round>`), the way a
+large cluster holds many instances of the same applications: a service then selects the
+workloads of its own instance, not every copy of them.
 
 usage: gen-objects.py MANIFEST_DIR N OUT.yaml [SKIP_LIST]
 
@@ -35,9 +38,22 @@ for root, _, files in sorted(os.walk(src)):
 if not docs:
     sys.exit(f"no documents found under {src}")
 name = re.compile(r"^(  name:\s*)(\S+)", re.M)
+namespace = re.compile(r"^(  namespace:\s*)(\S+)", re.M)
+CLUSTER_SCOPED = {"Namespace", "Node", "ClusterRole", "ClusterRoleBinding", "PersistentVolume",
+                  "StorageClass", "PriorityClass", "IngressClass", "RuntimeClass",
+                  "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+                  "APIService", "PodSecurityPolicy", "CSIDriver", "GatewayClass"}
+kind_re = re.compile(r"^kind:\s*(\w+)", re.M)
 with open(out, "w", encoding="utf-8") as fh:
     for i in range(n):
-        d = name.sub(lambda m: f"{m.group(1)}{m.group(2).strip(chr(34))}-{i}", docs[i % len(docs)], count=1)
+        r = i // len(docs)
+        d = docs[i % len(docs)]
+        if r > 0 and kind_re.search(d).group(1) not in CLUSTER_SCOPED:
+            if namespace.search(d):
+                d = namespace.sub(lambda m: f"{m.group(1)}{m.group(2).strip(chr(34))}-{r}", d, count=1)
+            else:
+                d = name.sub(lambda m: f"{m.group(0)}\n  namespace: default-{r}", d, count=1)
+        d = name.sub(lambda m: f"{m.group(1)}{m.group(2).strip(chr(34))}-{i}", d, count=1)
         fh.write("---\n")
         fh.write(d)
         fh.write("\n")

@@ -56,6 +56,9 @@ pub(crate) enum Outcome {
     Errors,
 }
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     settings::init_logging(&cli.global);

@@ -306,7 +306,7 @@ mod tests {
 
     fn finding(check: &str, name: &str, container: Option<&str>, message: &str) -> Finding {
         Finding {
-            check_id: check.into(),
+            check_id: check.to_owned().into(),
             title: "t".into(),
             severity: Severity::High,
             resource: ResourceRef {
@@ -318,7 +318,7 @@ mod tests {
             container: container.map(str::to_owned),
             message: message.into(),
             evidence: "$.spec".into(),
-            remediation: String::new(),
+            remediation: "".into(),
             mitre: vec![],
         }
     }

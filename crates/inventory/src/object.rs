@@ -135,29 +135,11 @@ impl Object {
     /// `generation`, `uid`, `creationTimestamp`): equal digests mean no meaningful change.
     /// Hand-written because stability across builds is the point (std's hasher is not stable).
     pub fn content_digest(&self) -> String {
-        let mut v = self.raw.clone();
-        if let Some(m) = v.as_object_mut() {
-            m.remove("status");
-        }
-        if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-            for k in [
-                "resourceVersion",
-                "managedFields",
-                "generation",
-                "uid",
-                "creationTimestamp",
-            ] {
-                meta.remove(k);
-            }
-        }
-        // serde_json's map is ordered by key, so the text is canonical.
-        let text = v.to_string();
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in text.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        format!("{h:016x}")
+        // The bytes hashed are the compact JSON text of the object with keys in sorted order
+        // (whatever order the map keeps them in), written straight into the hasher.
+        let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+        write_canonical(&self.raw, &mut h, Level::Top);
+        format!("{:016x}", h.0)
     }
 
     /// `metadata.labels` as a JSON object (or `Value::Null`).
@@ -326,6 +308,19 @@ mod tests {
         assert_eq!(a.content_digest(), b.content_digest());
         assert_ne!(a.content_digest(), c.content_digest());
         assert_eq!(a.key(), "v1/Service//s");
+        // The digest is FNV-1a of the compact JSON text with sorted keys, whatever the order
+        // of the input: digests stored by earlier versions stay comparable.
+        let text = r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"s"},"spec":{"type":"ClusterIP"}}"#;
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in text.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        assert_eq!(a.content_digest(), format!("{h:016x}"));
+        let reordered = obj(
+            json!({"spec": {"type": "ClusterIP"}, "metadata": {"resourceVersion": "9", "name": "s"}, "kind": "Service", "apiVersion": "v1"}),
+        );
+        assert_eq!(a.content_digest(), reordered.content_digest());
     }
 
     #[test]
@@ -348,5 +343,81 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("keep"));
+    }
+}
+
+/// FNV-1a over everything written to it.
+struct Fnv(u64);
+
+impl std::io::Write for Fnv {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for b in buf {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Top,
+    Metadata,
+    Inner,
+}
+
+/// Fields left out of the digest, by level.
+fn volatile(level: Level, key: &str) -> bool {
+    match level {
+        Level::Top => key == "status",
+        Level::Metadata => matches!(
+            key,
+            "resourceVersion" | "managedFields" | "generation" | "uid" | "creationTimestamp"
+        ),
+        Level::Inner => false,
+    }
+}
+
+fn write_canonical(v: &Value, w: &mut Fnv, level: Level) {
+    use std::io::Write as _;
+    // Writing into `Fnv` cannot fail.
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().filter(|k| !volatile(level, k)).collect();
+            keys.sort_unstable();
+            let _ = w.write_all(b"{");
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    let _ = w.write_all(b",");
+                }
+                let _ = serde_json::to_writer(&mut *w, k);
+                let _ = w.write_all(b":");
+                let next = if level == Level::Top && k == "metadata" {
+                    Level::Metadata
+                } else {
+                    Level::Inner
+                };
+                if let Some(child) = m.get(k) {
+                    write_canonical(child, w, next);
+                }
+            }
+            let _ = w.write_all(b"}");
+        }
+        Value::Array(a) => {
+            let _ = w.write_all(b"[");
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    let _ = w.write_all(b",");
+                }
+                write_canonical(x, w, Level::Inner);
+            }
+            let _ = w.write_all(b"]");
+        }
+        _ => {
+            let _ = serde_json::to_writer(&mut *w, v);
+        }
     }
 }

@@ -1,3 +1,5 @@
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{ResourceRef, Severity};
@@ -9,9 +11,9 @@ use crate::{ResourceRef, Severity};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// Stable kebab-case check id.
-    pub check_id: String,
+    pub check_id: Cow<'static, str>,
     /// Human title of the check.
-    pub title: String,
+    pub title: Cow<'static, str>,
     /// Severity of the check.
     pub severity: Severity,
     /// The resource the finding is about.
@@ -24,7 +26,7 @@ pub struct Finding {
     /// `$.spec.template.spec.containers[0].securityContext.privileged`.
     pub evidence: String,
     /// How to fix it.
-    pub remediation: String,
+    pub remediation: Cow<'static, str>,
     /// MITRE ATT&CK technique ids (e.g. `T1611`).
     pub mitre: Vec<String>,
 }

@@ -574,14 +574,15 @@ fn finding(t: &Template, c: &Constraint, o: &Object, v: Violation) -> Finding {
             "gatekeeper.{}.{}",
             c.kind.to_ascii_lowercase(),
             c.name.to_ascii_lowercase()
-        ),
-        title: t.title.clone(),
+        )
+        .into(),
+        title: t.title.clone().into(),
         severity,
         resource: ResourceRef::clone(&o.resource),
         container: None,
         message: v.msg,
         evidence: "$".to_owned(),
-        remediation,
+        remediation: remediation.into(),
         mitre: Vec::new(),
     }
 }

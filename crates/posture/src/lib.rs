@@ -24,6 +24,7 @@ mod pss;
 mod rbac;
 mod workload;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use palisade_inventory::{Inventory, Object};
@@ -263,14 +264,14 @@ pub(crate) fn finding(
 ) -> Finding {
     let info = catalog::info(id);
     Finding {
-        check_id: id.to_owned(),
-        title: info.map_or(id, |c| c.title).to_owned(),
+        check_id: Cow::Borrowed(id),
+        title: Cow::Borrowed(info.map_or(id, |c| c.title)),
         severity: info.map_or(Severity::Medium, |c| c.severity),
         resource: obj.resource.clone(),
         container: container.filter(|c| !c.is_empty()).map(str::to_owned),
         message,
         evidence,
-        remediation: info.map_or("", |c| c.remediation).to_owned(),
+        remediation: Cow::Borrowed(info.map_or("", |c| c.remediation)),
         mitre: info
             .map(|c| c.mitre.iter().map(|m| (*m).to_owned()).collect())
             .unwrap_or_default(),

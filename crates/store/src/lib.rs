@@ -350,7 +350,7 @@ mod tests {
 
     fn f(check: &str, name: &str) -> Finding {
         Finding {
-            check_id: check.into(),
+            check_id: check.to_owned().into(),
             title: "t".into(),
             severity: Severity::High,
             resource: ResourceRef {

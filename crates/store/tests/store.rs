@@ -28,7 +28,7 @@ fn object(raw: Value, document: usize) -> Object {
 
 fn finding(check: &str, severity: Severity, name: &str) -> Finding {
     Finding {
-        check_id: check.into(),
+        check_id: check.to_owned().into(),
         title: "t".into(),
         severity,
         resource: ResourceRef {

@@ -1,8 +1,10 @@
 //! An in-process HTTP server that plays the Kubernetes API for list requests, so live
 //! discovery is tested through the real `kube` client (the same code path a real cluster
 //! sees): paginated lists (`limit`/`continue`), metadata-only lists (the
-//! `as=PartialObjectMetadataList` Accept header), and 404 for kinds it is told not to serve.
-//! One request per connection (`Connection: close`).
+//! `as=PartialObjectMetadataList` Accept header), 404 for kinds it is told not to serve, and
+//! quiet watches (`?watch=true` streams that stay open without events until the client hangs
+//! up: the objects never change). One request per connection. For watches that replay
+//! changes, see the inventory crate's `live_watch` test server.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +23,8 @@ pub struct Seen {
     pub continued: usize,
     /// Resources (plural) requested as metadata only.
     pub metadata_only: Vec<String>,
+    /// Resources (plural) watched.
+    pub watches: Vec<String>,
 }
 
 /// A running fake API server; stops when dropped.
@@ -133,6 +137,19 @@ async fn serve(
                 ["apis", g, v, r] => (format!("{g}/{v}"), (*r).to_owned()),
                 _ => (String::new(), String::new()),
             };
+            if params.get("watch") == Some(&"true") && !unserved.contains(&resource) {
+                if let Ok(mut s) = seen.lock() {
+                    s.requests.push(target.clone());
+                    s.watches.push(resource.clone());
+                }
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+                if sock.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                // no event: hold the stream open until the client hangs up
+                while sock.read(&mut chunk).await.is_ok_and(|n| n > 0) {}
+                return;
+            }
             let (status, body) = if unserved.contains(&resource) {
                 (
                     404,

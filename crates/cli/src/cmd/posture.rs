@@ -260,11 +260,7 @@ fn save_scan(
 
 /// Lists the live cluster and adds its objects to the loaded inventory; returns its id.
 fn load_cluster(a: &ScanArgs, loaded: &mut LoadReport) -> anyhow::Result<String> {
-    let config = palisade_inventory::live::Config {
-        context: a.context.clone(),
-        kubeconfig: a.kubeconfig.clone(),
-        ..Default::default()
-    };
+    let config = live_config(a);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -311,11 +307,14 @@ fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
 
 fn scan(a: ScanArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let Some(interval) = a.interval else {
-        return scan_once(&a, global);
+        return scan_once(&a, global, Teardown::Skip);
     };
+    if a.cluster {
+        return scan_watching(&a, global, interval);
+    }
     let mut n = 0u64;
     loop {
-        let outcome = scan_once(&a, global)?;
+        let outcome = scan_once(&a, global, Teardown::Free)?;
         n += 1;
         if a.count.is_some_and(|c| n >= c) {
             return Ok(outcome);
@@ -325,13 +324,101 @@ fn scan(a: ScanArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     }
 }
 
-fn scan_once(a: &ScanArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+/// What to do with the inventory and findings after a scan.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Teardown {
+    /// Free them (periodic scans run again in the same process).
+    Free,
+    /// Leave them to the process exit: freeing millions of small allocations one by one
+    /// only delays the exit of a one-shot scan.
+    Skip,
+}
+
+/// How long the first lists of a watched cluster may take.
+const FIRST_LIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// `--cluster --interval`: lists every kind once, then keeps the inventory current with
+/// watches, and scans a snapshot of it at every interval (files given as well are re-read
+/// each time).
+fn scan_watching(
+    a: &ScanArgs,
+    global: &GlobalArgs,
+    interval: std::time::Duration,
+) -> anyhow::Result<Outcome> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let cluster = rt.block_on(palisade_inventory::live::connect(&live_config(a)))?;
+    eprintln!("watching cluster {} ({})...", cluster.name, cluster.server);
+    // The watches run on the runtime's worker threads while this thread scans.
+    let mut live = {
+        let _entered = rt.enter();
+        palisade_inventory::live::watch(&cluster)
+    };
+    rt.block_on(async { tokio::time::timeout(FIRST_LIST_TIMEOUT, live.ready()).await })
+        .map_err(|_| {
+            let pending: Vec<&str> = live
+                .status()
+                .into_iter()
+                .filter(|(_, s)| *s == palisade_inventory::live::KindStatus::Pending)
+                .map(|(k, _)| k.plural)
+                .collect();
+            anyhow::anyhow!(
+                "cluster {} did not answer the first lists within {}s (still waiting for: {})",
+                cluster.name,
+                FIRST_LIST_TIMEOUT.as_secs(),
+                pending.join(", ")
+            )
+        })?;
+    for w in live.warnings() {
+        eprintln!("warning: {w}");
+    }
+    let target = format!("cluster:{}", cluster.id);
+    let mut n = 0u64;
+    loop {
+        let mut loaded = load(&a.paths);
+        loaded.inventory.objects.extend(live.snapshot().objects);
+        let outcome = scan_loaded(a, global, loaded, Some(target.clone()), Teardown::Free)?;
+        n += 1;
+        if a.count.is_some_and(|c| n >= c) {
+            return Ok(outcome);
+        }
+        for (kind, e) in live.errors() {
+            eprintln!("warning: watch of {} failing (retrying): {e}", kind.plural);
+        }
+        eprintln!("next snapshot in {}s", interval.as_secs());
+        std::thread::sleep(interval);
+    }
+}
+
+fn live_config(a: &ScanArgs) -> palisade_inventory::live::Config {
+    palisade_inventory::live::Config {
+        context: a.context.clone(),
+        kubeconfig: a.kubeconfig.clone(),
+        ..Default::default()
+    }
+}
+
+fn scan_once(a: &ScanArgs, global: &GlobalArgs, teardown: Teardown) -> anyhow::Result<Outcome> {
     let mut loaded = load(&a.paths);
     let cluster_target = if a.cluster {
         Some(format!("cluster:{}", load_cluster(a, &mut loaded)?))
     } else {
         None
     };
+    scan_loaded(a, global, loaded, cluster_target, teardown)
+}
+
+/// Scans what was loaded, saves and compares it when asked (or for a cluster), and reports.
+fn scan_loaded(
+    a: &ScanArgs,
+    global: &GlobalArgs,
+    loaded: LoadReport,
+    cluster_target: Option<String>,
+    teardown: Teardown,
+) -> anyhow::Result<Outcome> {
     let mut config = palisade_posture::ScanConfig::default();
     config.trusted_registries.clone_from(&a.trusted_registries);
     config.pss_version = a.pss_version;
@@ -363,13 +450,7 @@ fn scan_once(a: &ScanArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     if let Some(min) = a.min_severity {
         findings.retain(|f| f.severity >= min);
     }
-    findings.sort_by(|x, y| {
-        y.severity
-            .cmp(&x.severity)
-            .then_with(|| x.resource.cmp(&y.resource))
-            .then_with(|| x.check_id.cmp(&y.check_id))
-            .then_with(|| x.evidence.cmp(&y.evidence))
-    });
+    sort_findings(&mut findings);
     let changes = match a.save.as_ref().or(cluster_target.as_ref()) {
         Some(name) => {
             let c = save_scan(global, name, &loaded.inventory.objects, &findings)?;
@@ -404,21 +485,69 @@ fn scan_once(a: &ScanArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         ScanFormat::Junit => report::junit::write(&mut out, &ctx)?,
     }
     out.finish()?;
-    if !loaded.errors.is_empty() {
-        eprintln!(
-            "{} input error(s); the rest of the input was scanned",
-            loaded.errors.len()
-        );
-        return Ok(Outcome::Errors);
-    }
+    let error_count = loaded.errors.len();
     let failed = a
         .fail_on
         .is_some_and(|t| findings.iter().any(|f| f.severity >= t));
+    if teardown == Teardown::Skip {
+        std::mem::forget(loaded);
+        std::mem::forget(findings);
+    }
+    if error_count > 0 {
+        eprintln!(
+            "{} input error(s); the rest of the input was scanned",
+            error_count
+        );
+        return Ok(Outcome::Errors);
+    }
     Ok(if failed {
         Outcome::Failed
     } else {
         Outcome::Clean
     })
+}
+
+/// Orders findings by severity (highest first), resource, check and evidence. Resources are
+/// ranked once, so the sort compares integers instead of four strings per comparison.
+fn sort_findings(findings: &mut Vec<palisade_model::Finding>) {
+    let mut resources: Vec<&palisade_model::ResourceRef> =
+        findings.iter().map(|f| &f.resource).collect();
+    // findings of one object are adjacent: drop those repeats before sorting
+    resources.dedup();
+    resources.sort_unstable();
+    resources.dedup();
+    let rank: std::collections::HashMap<&palisade_model::ResourceRef, u32> = resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (*r, i as u32))
+        .collect();
+    let mut keyed: Vec<(u32, usize)> = findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (rank.get(&f.resource).copied().unwrap_or(u32::MAX), i))
+        .collect();
+    keyed.sort_by(|&(rx, ix), &(ry, iy)| {
+        let (x, y) = (&findings[ix], &findings[iy]);
+        y.severity
+            .cmp(&x.severity)
+            .then(rx.cmp(&ry))
+            .then_with(|| x.check_id.cmp(&y.check_id))
+            .then_with(|| x.evidence.cmp(&y.evidence))
+    });
+    let order: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
+    drop(rank);
+    drop(resources);
+    apply_permutation(findings, order);
+}
+
+/// Reorders `items` so that position `k` holds the item that was at `order[k]`.
+fn apply_permutation<T>(items: &mut Vec<T>, order: Vec<usize>) {
+    let mut slots: Vec<Option<T>> = items.drain(..).map(Some).collect();
+    items.extend(
+        order
+            .into_iter()
+            .filter_map(|i| slots.get_mut(i).and_then(Option::take)),
+    );
 }
 
 fn checks(a: ChecksArgs) -> anyhow::Result<Outcome> {

@@ -37,7 +37,7 @@ fn rule(f: &Finding) -> Value {
         .find(|c| c.id == f.check_id);
     let (description, help) = match info {
         Some(c) => (c.rationale, c.remediation),
-        None => (f.title.as_str(), f.remediation.as_str()),
+        None => (&*f.title, &*f.remediation),
     };
     let mut tags: Vec<String> = vec!["security".into(), "kubernetes".into()];
     if let Some(c) = info {
@@ -69,7 +69,7 @@ pub(crate) fn write(out: &mut impl Write, ctx: &ScanContext<'_>) -> anyhow::Resu
         .findings
         .iter()
         .map(|f| {
-            let rule_index = rules.get(f.check_id.as_str()).map_or(0, |(i, _)| *i);
+            let rule_index = rules.get(&*f.check_id).map_or(0, |(i, _)| *i);
             let mut physical = serde_json::Map::new();
             if let Some(loc) = locations.get(&f.resource) {
                 physical.insert("artifactLocation".into(), json!({"uri": uri(&loc.file)}));

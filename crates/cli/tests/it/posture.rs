@@ -552,9 +552,23 @@ async fn cluster_snapshots_at_an_interval_report_changes() {
     })
     .await
     .unwrap();
+    let seen = server.seen();
     drop(server);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // listed once, then watched: the second snapshot comes from the watches, not a relist
+    for kind in ["deployments", "secrets", "namespaces"] {
+        assert!(
+            seen.watches.iter().any(|w| w == kind),
+            "{kind} not watched: {seen:?}"
+        );
+        let lists = seen
+            .requests
+            .iter()
+            .filter(|r| r.contains(&format!("/{kind}")) && !r.contains("watch=true"))
+            .count();
+        assert_eq!(lists, 1, "{kind} listed {lists} times: {seen:?}");
+    }
     let reports: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&out.stdout)
         .into_iter()
         .collect::<Result<_, _>>()
@@ -580,7 +594,7 @@ async fn cluster_snapshots_at_an_interval_report_changes() {
     for k in ["added", "changed", "removed"] {
         assert_eq!(reports[1]["changes"][k], serde_json::json!([]), "{k}");
     }
-    assert!(stderr.contains("listing cluster lab-ctx"), "{stderr}");
+    assert!(stderr.contains("watching cluster lab-ctx"), "{stderr}");
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains("dmFsdWU="),
         "secret value leaked"
