@@ -1,0 +1,16 @@
+//! Integration tests of palisade-vuln against the real advisory databases and package
+//! database fixtures of the corpus.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail by panicking"
+)]
+
+mod catalogers;
+mod corpus;
+mod image;
+mod imagekit;
+mod matching;
+mod sbom;
+mod scan;
