@@ -40,9 +40,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Runs the platform: API, dashboard and posture snapshots of the current cluster, on the
+    /// embedded store under the data directory (HTTPS on 127.0.0.1:7443 by default).
+    Up(cmd::platform::UpArgs),
     /// Posture management: hardening checks, Pod Security Standards, custom policies.
     #[command(subcommand)]
     Posture(cmd::posture::PostureCommand),
+    /// API tokens for the platform (`token create --role reader|admin`).
+    #[command(subcommand)]
+    Token(cmd::platform::TokenCommand),
 }
 
 /// Outcome of a command, mapped onto the exit code.
@@ -63,7 +69,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     settings::init_logging(&cli.global);
     let result = match cli.command {
+        Command::Up(a) => cmd::platform::up(a, &cli.global),
         Command::Posture(c) => cmd::posture::run(c, &cli.global),
+        Command::Token(c) => cmd::platform::token(c, &cli.global),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -13,9 +13,13 @@
 //! findings of each snapshot. The trait is async and implemented by [`SqliteStore`]; a server
 //! backend can implement it later and run the same test suite (`tests/store.rs`).
 //!
+//! The platform server's state (alerts with their lifecycle, hashed API tokens, image reports,
+//! settings) goes through the [`PlatformStore`] trait ([`platform`]).
+//!
 //! The data directory is created with mode 0700 (on Unix) when missing: it holds the inventory
 //! of clusters (Secrets by name only, never their values).
 
+pub mod platform;
 pub mod snapshots;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +30,10 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{Row as _, SqlSafeStr as _};
 
+pub use platform::{
+    Alert, AlertCount, AlertFilter, AlertStatus, ImageRecord, ImageReport, Mitre, NewAlert,
+    ParseNameError, PlatformStore, Role, TokenRecord,
+};
 pub use snapshots::{ClusterRecord, SnapshotId, SnapshotInfo, Store};
 
 /// File name of the database inside the data directory.
@@ -65,6 +73,10 @@ pub enum Error {
     /// A snapshot was saved for a cluster that was never recorded with `upsert_cluster`.
     #[error("unknown cluster {0:?}: record it with upsert_cluster first")]
     UnknownCluster(String),
+    /// A change conflicts with the stored state (e.g. re-opening an alert that was opened
+    /// again since).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// A query failed.
     #[error("store query failed: {0}")]
     Query(#[from] sqlx::Error),
@@ -94,6 +106,13 @@ fn migrator() -> Migrator {
             "cluster snapshots".into(),
             MigrationType::Simple,
             include_str!("../migrations/sqlite/0003_cluster_snapshots.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            4,
+            "platform".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/sqlite/0004_platform.sql").into_sql_str(),
             false,
         ),
     ])

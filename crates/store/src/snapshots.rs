@@ -129,7 +129,7 @@ fn stored_body(o: &Object) -> Result<String, serde_json::Error> {
     serde_json::to_string(&o.raw)
 }
 
-fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     Sha256::digest(text.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -1,3 +1,4 @@
 //! One module per top-level command.
 
+pub(crate) mod platform;
 pub(crate) mod posture;

@@ -280,7 +280,7 @@ fn load_cluster(a: &ScanArgs, loaded: &mut LoadReport) -> anyhow::Result<String>
 }
 
 /// `5m`, `30s`, `1h`, `90` (seconds).
-fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
     let (num, unit) = s.trim().split_at(
         s.trim()
             .find(|c: char| !c.is_ascii_digit())

@@ -6,6 +6,7 @@
     reason = "tests"
 )]
 
+mod platform;
 mod posture;
 
 use std::io::Write as _;
