@@ -34,6 +34,12 @@ pub(crate) struct UpArgs {
     /// Do not scan anything: serve what is stored.
     #[arg(long)]
     no_scan: bool,
+    /// Root filesystem of this node to inventory at start (node vulnerability assessment).
+    #[arg(long, default_value = "/", value_name = "DIR")]
+    host_root: PathBuf,
+    /// Do not inventory the host's root filesystem.
+    #[arg(long)]
+    no_host_scan: bool,
     /// Kubernetes context to snapshot (default: the current context, if any).
     #[arg(long, value_name = "NAME")]
     context: Option<String>,
@@ -98,7 +104,7 @@ pub(crate) fn token(cmd: TokenCommand, global: &GlobalArgs) -> anyhow::Result<Ou
 pub(crate) fn up(a: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let dir = global.data_dir()?;
     let rt = runtime()?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let store = SqliteStore::open(&dir).await?;
         // First start: an admin token, shown once.
         if store.list_tokens().await?.is_empty() {
@@ -138,6 +144,9 @@ pub(crate) fn up(a: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
             };
             Some(tokio::spawn(snapshot_loop(store.clone(), config, a.interval)))
         };
+        if !a.no_scan && !a.no_host_scan {
+            tokio::spawn(host_scan(store.clone(), a.host_root.clone()));
+        }
         let shutdown = async {
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -153,7 +162,10 @@ pub(crate) fn up(a: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         }
         served?;
         anyhow::Ok(())
-    })?;
+    });
+    // A host inventory still walking the file system must not hold the exit back.
+    rt.shutdown_timeout(Duration::from_secs(2));
+    result?;
     Ok(Outcome::Clean)
 }
 
@@ -201,4 +213,57 @@ async fn snapshot_once(
         .save_snapshot(&cluster.id, &inventory.objects, &findings)
         .await?;
     Ok((cluster.name, inventory.objects.len(), findings.len()))
+}
+
+/// Inventories the packages of the node's root filesystem and stores the report as the
+/// image `host:<name>`; vulnerabilities are matched against the advisories imported so far.
+async fn host_scan(store: SqliteStore, root: PathBuf) {
+    let name = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".to_owned());
+    eprintln!(
+        "inventorying the packages of {} (this node)...",
+        root.display()
+    );
+    let started = std::time::Instant::now();
+    let root_for_task = root.clone();
+    let scanned = tokio::task::spawn_blocking(move || {
+        let fs = palisade_vuln::image::open_rootfs(&root_for_task, Default::default())?;
+        let sbom = palisade_vuln::catalog::catalog(&fs)?;
+        let index = palisade_vuln::Index::new();
+        let report = palisade_vuln::scan::scan_sbom(&sbom, &index, Default::default());
+        anyhow::Ok((sbom, report))
+    })
+    .await;
+    let (sbom, report) = match scanned {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            eprintln!("host inventory of {} failed: {e:#}", root.display());
+            return;
+        }
+        Err(e) => {
+            eprintln!("host inventory of {} failed: {e}", root.display());
+            return;
+        }
+    };
+    let mut counts = std::collections::BTreeMap::new();
+    for v in &report.vulnerabilities {
+        let severity = v.severity.map_or("unknown", |s| s.as_str());
+        *counts.entry(severity.to_owned()).or_insert(0u64) += 1;
+    }
+    let stored = palisade_store::ImageReport {
+        digest: format!("host:{name}"),
+        reference: format!("host {name} ({})", root.display()),
+        vulnerabilities: counts,
+        report: serde_json::to_value(&report).unwrap_or_default(),
+        sbom: serde_json::to_value(&sbom).ok(),
+    };
+    match store.put_image_report(&stored).await {
+        Ok(_) => eprintln!(
+            "host {name}: {} packages inventoried in {:.1}s",
+            report.packages.len(),
+            started.elapsed().as_secs_f64()
+        ),
+        Err(e) => eprintln!("cannot store the host inventory: {e}"),
+    }
 }

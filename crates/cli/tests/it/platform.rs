@@ -34,9 +34,26 @@ fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) ->
 
 #[test]
 fn up_serves_the_api_with_tokens_and_stops_on_sigterm() {
+    let Some(corpus) = palisade_testkit::corpus(
+        "vuln/fixtures/syft/syft/pkg/cataloger/debian/testdata/image-dpkg/var/lib/dpkg/status",
+    ) else {
+        return;
+    };
+    // a node root filesystem holding a real dpkg database
+    let host = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(host.path().join("var/lib/dpkg")).unwrap();
+    std::fs::copy(&corpus, host.path().join("var/lib/dpkg/status")).unwrap();
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["up", "--plain-http", "--listen", "127.0.0.1:0", "--no-scan"])
+        .args([
+            "up",
+            "--plain-http",
+            "--listen",
+            "127.0.0.1:0",
+            "--host-root",
+        ])
+        .arg(host.path())
+        .env("KUBECONFIG", data.path().join("no-kubeconfig"))
         .env("PALISADE_DATA_DIR", data.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -66,6 +83,21 @@ fn up_serves_the_api_with_tokens_and_stops_on_sigterm() {
     assert!(
         admin.starts_with("pal_"),
         "first start prints an admin token"
+    );
+    // the node's packages are inventoried in the background
+    while !line.contains("packages inventoried") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "palisade up exited early"
+        );
+    }
+    assert!(!line.contains(": 0 packages"), "{line}");
+    let (status, body) = http(port, "GET", "/api/v1/images", Some(&admin), "");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("\"host:") && body.contains("\"has_sbom\":true"),
+        "{body}"
     );
 
     assert_eq!(http(port, "GET", "/healthz", None, "").0, 200);
