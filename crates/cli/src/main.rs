@@ -46,6 +46,9 @@ enum Command {
     /// Posture management: hardening checks, Pod Security Standards, custom policies.
     #[command(subcommand)]
     Posture(cmd::posture::PostureCommand),
+    /// Runtime threat detection: Kubernetes audit events through Falco-compatible rules.
+    #[command(subcommand)]
+    Runtime(cmd::runtime::RuntimeCommand),
     /// API tokens for the platform (`token create --role reader|admin`).
     #[command(subcommand)]
     Token(cmd::platform::TokenCommand),
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Up(a) => cmd::platform::up(a, &cli.global),
         Command::Posture(c) => cmd::posture::run(c, &cli.global),
+        Command::Runtime(c) => cmd::runtime::run(c),
         Command::Token(c) => cmd::platform::token(c, &cli.global),
     };
     match result {

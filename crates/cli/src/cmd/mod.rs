@@ -2,3 +2,4 @@
 
 pub(crate) mod platform;
 pub(crate) mod posture;
+pub(crate) mod runtime;

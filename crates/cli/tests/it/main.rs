@@ -8,6 +8,7 @@
 
 mod platform;
 mod posture;
+mod runtime;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

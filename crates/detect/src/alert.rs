@@ -1,0 +1,814 @@
+//! Alerts: rule matches turned into deduplicated, MITRE-mapped alerts.
+//!
+//! An [`Analyzer`] holds the compiled rules (the built-ins of [`crate::builtin`] first, then
+//! any user rule files, which may tune the built-ins' `palisade_*` lists and macros) and a
+//! [`Deduper`]. Each match becomes an [`Alert`] candidate keyed by alert type, cluster,
+//! resource and user; candidates with the same key whose events fall in one window (10 minutes
+//! from the first, by event time) fold into one alert with a `count` and the first event ids.
+//! Several stages of one request (same `auditID`) count once.
+//!
+//! Memory stays flat whatever the input: at most [`DedupOptions::max_open`] alerts are open;
+//! when the limit is hit the oldest open alert is closed early (it is emitted, never lost), and
+//! alerts whose window has passed the newest event time are closed as events arrive. Event
+//! ids are kept up to [`DedupOptions::max_event_ids`] per alert.
+//!
+//! A rule's alert type is the first of its tags that names a catalogued type (built-in rules
+//! all do); other rules raise `CUSTOM:<rule name>` with the severity of their priority. MITRE
+//! ids come from the rule's tags (`T1234` technique tags, validated against
+//! `palisade_model::mitre`, and `mitre_<tactic>` tags), else from the catalogue.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use palisade_model::Severity;
+use serde::{Serialize, Serializer};
+
+use crate::builtin;
+use crate::ingest::{IngestError, IngestOptions, IngestStats, Ingestor, Position, Sink};
+use crate::k8saudit::K8sAuditEvent;
+use crate::loader::{LoadError, Loader, RulesFile, Warning};
+use crate::ruleset::{Priority, RuleSet};
+use crate::util;
+
+/// MITRE ATT&CK ids of an alert.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Mitre {
+    /// Tactic id (`TA0004`).
+    pub tactic: Option<String>,
+    /// Technique id (`T1611`).
+    pub technique: Option<String>,
+}
+
+/// One alert: a detection, deduplicated over a window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    /// Alert type id (`K8S_PrivilegedContainer`, or `CUSTOM:<rule>`).
+    #[serde(rename = "type")]
+    pub alert_type: String,
+    /// Title of the alert type.
+    pub title: String,
+    /// The rule that fired.
+    pub rule: String,
+    /// Severity.
+    pub severity: Severity,
+    /// The rule's priority.
+    #[serde(serialize_with = "ser_priority")]
+    pub priority: Priority,
+    /// MITRE ATT&CK tactic and technique.
+    pub mitre: Mitre,
+    /// How many events (distinct requests) the alert stands for.
+    pub count: u64,
+    /// The first events' ids (`auditID`, or `input:line` without one).
+    pub event_ids: Vec<String>,
+    /// Time of the first event, nanoseconds since the epoch (RFC 3339 in JSON).
+    #[serde(serialize_with = "ser_time")]
+    pub first_seen: i64,
+    /// Time of the last event, nanoseconds since the epoch (RFC 3339 in JSON).
+    #[serde(serialize_with = "ser_time")]
+    pub last_seen: i64,
+    /// The target: `namespace/resource/name[/subresource]`, or the request path.
+    pub resource: String,
+    /// The requesting user.
+    pub user: String,
+    /// The cluster, when the input names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// The rule's output for the first event.
+    pub message: String,
+    /// What the alert type means.
+    pub description: String,
+    /// What to do about it.
+    pub remediation: String,
+}
+
+fn ser_priority<S: Serializer>(p: &Priority, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(p.as_str())
+}
+
+fn ser_time<S: Serializer>(t: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&util::format_iso8601(*t))
+}
+
+impl Alert {
+    /// The first event's time as RFC 3339.
+    pub fn first_seen_rfc3339(&self) -> String {
+        util::format_iso8601(self.first_seen)
+    }
+
+    /// The last event's time as RFC 3339.
+    pub fn last_seen_rfc3339(&self) -> String {
+        util::format_iso8601(self.last_seen)
+    }
+}
+
+/// How alerts are deduplicated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DedupOptions {
+    /// Events of one key within this time of the first fold into one alert.
+    pub window: Duration,
+    /// Most alerts kept open at once.
+    pub max_open: usize,
+    /// Most event ids kept per alert.
+    pub max_event_ids: usize,
+    /// Emit each alert as soon as it opens (count 1) as well as when it closes (only if more
+    /// events were folded in), for live use; otherwise alerts are emitted when they close.
+    pub emit_on_open: bool,
+}
+
+impl Default for DedupOptions {
+    fn default() -> Self {
+        Self {
+            window: Duration::from_secs(600),
+            max_open: 50_000,
+            max_event_ids: 20,
+            emit_on_open: false,
+        }
+    }
+}
+
+/// What identifies an alert for deduplication, borrowed from the event.
+#[derive(Debug, Clone, Copy)]
+pub struct AlertKey<'a> {
+    /// Alert type id.
+    pub alert_type: &'a str,
+    /// Cluster name.
+    pub cluster: Option<&'a str>,
+    /// Resource parts (`namespace`, `resource`, `name`, `subresource`, or the path).
+    pub resource: [Option<&'a str>; 4],
+    /// User name.
+    pub user: &'a str,
+}
+
+impl AlertKey<'_> {
+    fn hash64(&self) -> u64 {
+        let mut h = std::hash::DefaultHasher::new();
+        self.alert_type.hash(&mut h);
+        self.cluster.hash(&mut h);
+        self.resource.hash(&mut h);
+        self.user.hash(&mut h);
+        h.finish()
+    }
+
+    fn resource_string(&self) -> String {
+        let mut out = String::new();
+        for p in self.resource.iter().flatten().filter(|p| !p.is_empty()) {
+            if !out.is_empty() && !p.starts_with('/') {
+                out.push('/');
+            }
+            out.push_str(p);
+        }
+        out
+    }
+
+    fn matches(&self, a: &Alert) -> bool {
+        a.alert_type == self.alert_type
+            && a.cluster.as_deref() == self.cluster
+            && a.user == self.user
+            && a.resource == self.resource_string()
+    }
+}
+
+#[derive(Debug)]
+struct Open {
+    alert: Alert,
+    generation: u64,
+    last_id: String,
+}
+
+/// Folds alert candidates into deduplicated alerts with bounded memory.
+#[derive(Debug)]
+pub struct Deduper {
+    opts: DedupOptions,
+    open: HashMap<u64, Open>,
+    /// Open alerts in opening order: (key, generation, first_seen).
+    order: VecDeque<(u64, u64, i64)>,
+    generation: u64,
+    watermark: i64,
+    out: Vec<Alert>,
+}
+
+impl Deduper {
+    /// A deduper with these options.
+    pub fn new(opts: DedupOptions) -> Self {
+        Self {
+            opts,
+            open: HashMap::new(),
+            order: VecDeque::new(),
+            generation: 0,
+            watermark: i64::MIN,
+            out: Vec::new(),
+        }
+    }
+
+    fn window_nanos(&self) -> i64 {
+        i64::try_from(self.opts.window.as_nanos()).unwrap_or(i64::MAX)
+    }
+
+    /// How many alerts are open.
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
+    /// One detection at event time `time` (nanoseconds) of event `event_id`; `make` builds
+    /// the alert (count 1) when a new one opens.
+    pub fn observe(
+        &mut self,
+        key: &AlertKey<'_>,
+        time: i64,
+        event_id: &str,
+        make: impl FnOnce() -> Alert,
+    ) {
+        self.advance(time);
+        let h = key.hash64();
+        let window = self.window_nanos();
+        if let Some(o) = self.open.get_mut(&h) {
+            let within = time.saturating_sub(o.alert.first_seen) <= window;
+            if within && key.matches(&o.alert) {
+                if o.last_id == event_id || o.alert.event_ids.iter().any(|id| id == event_id) {
+                    // Another stage of a request already counted.
+                    o.alert.last_seen = o.alert.last_seen.max(time);
+                    return;
+                }
+                o.alert.count += 1;
+                o.alert.first_seen = o.alert.first_seen.min(time);
+                o.alert.last_seen = o.alert.last_seen.max(time);
+                if o.alert.event_ids.len() < self.opts.max_event_ids {
+                    o.alert.event_ids.push(event_id.to_string());
+                }
+                event_id.clone_into(&mut o.last_id);
+                return;
+            }
+            // The window is over (or another key hashed alike): close and start anew.
+            if let Some(o) = self.open.remove(&h) {
+                self.close(o.alert);
+            }
+        }
+        while self.open.len() >= self.opts.max_open.max(1) {
+            if !self.evict_oldest() {
+                break;
+            }
+        }
+        let mut alert = make();
+        alert.count = 1;
+        alert.first_seen = time;
+        alert.last_seen = time;
+        alert.event_ids = vec![event_id.to_string()];
+        alert.event_ids.truncate(self.opts.max_event_ids);
+        if self.opts.emit_on_open {
+            self.out.push(alert.clone());
+        }
+        self.generation += 1;
+        self.order.push_back((h, self.generation, time));
+        self.open.insert(
+            h,
+            Open {
+                alert,
+                generation: self.generation,
+                last_id: event_id.to_string(),
+            },
+        );
+    }
+
+    /// Moves the clock to `time` (if later) and closes the alerts whose window has passed.
+    pub fn advance(&mut self, time: i64) {
+        if time <= self.watermark {
+            return;
+        }
+        self.watermark = time;
+        let window = self.window_nanos();
+        while let Some(&(h, generation, first)) = self.order.front() {
+            if self.watermark.saturating_sub(first) <= window {
+                break;
+            }
+            self.order.pop_front();
+            if let Entry::Occupied(e) = self.open.entry(h)
+                && e.get().generation == generation
+            {
+                let o = e.remove();
+                self.close(o.alert);
+            }
+        }
+    }
+
+    fn evict_oldest(&mut self) -> bool {
+        while let Some((h, generation, _)) = self.order.pop_front() {
+            if let Entry::Occupied(e) = self.open.entry(h)
+                && e.get().generation == generation
+            {
+                let o = e.remove();
+                self.close(o.alert);
+                return true;
+            }
+        }
+        false
+    }
+
+    fn close(&mut self, alert: Alert) {
+        if !self.opts.emit_on_open || alert.count > 1 {
+            self.out.push(alert);
+        }
+    }
+
+    /// Alerts emitted so far (closed ones, and opened ones with `emit_on_open`).
+    pub fn take(&mut self) -> Vec<Alert> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Closes every open alert and returns everything not yet taken, oldest first.
+    pub fn finish(&mut self) -> Vec<Alert> {
+        while self.evict_oldest() {}
+        self.open.clear();
+        self.order.clear();
+        let mut out = self.take();
+        out.sort_by(|a, b| {
+            (a.first_seen, &a.alert_type, &a.resource).cmp(&(
+                b.first_seen,
+                &b.alert_type,
+                &b.resource,
+            ))
+        });
+        out
+    }
+}
+
+/// What an [`Analyzer`] is made of.
+#[derive(Debug, Clone)]
+pub struct AnalyzerOptions {
+    /// Load the built-in rules (before the user's).
+    pub builtin: bool,
+    /// Falco rule files to load (after the built-ins).
+    pub rules: Vec<RulesFile>,
+    /// Deduplication.
+    pub dedup: DedupOptions,
+}
+
+impl Default for AnalyzerOptions {
+    fn default() -> Self {
+        Self {
+            builtin: true,
+            rules: Vec::new(),
+            dedup: DedupOptions::default(),
+        }
+    }
+}
+
+/// Counts of an [`Analyzer`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct AnalyzerStats {
+    /// Events evaluated.
+    pub events: u64,
+    /// Rule matches (before deduplication).
+    pub matches: u64,
+}
+
+/// What an alert type means, per rule.
+#[derive(Debug)]
+struct RuleMeta {
+    alert_type: String,
+    title: String,
+    severity: Severity,
+    mitre: Mitre,
+    description: String,
+    remediation: String,
+}
+
+/// The tactic ids of Falco's `mitre_*` tags.
+const TACTIC_TAGS: &[(&str, &str)] = &[
+    ("mitre_initial_access", "TA0001"),
+    ("mitre_execution", "TA0002"),
+    ("mitre_persistence", "TA0003"),
+    ("mitre_privilege_escalation", "TA0004"),
+    ("mitre_defense_evasion", "TA0005"),
+    ("mitre_credential_access", "TA0006"),
+    ("mitre_discovery", "TA0007"),
+    ("mitre_lateral_movement", "TA0008"),
+    ("mitre_collection", "TA0009"),
+    ("mitre_exfiltration", "TA0010"),
+    ("mitre_command_and_control", "TA0011"),
+    ("mitre_impact", "TA0040"),
+    ("mitre_resource_development", "TA0042"),
+    ("mitre_reconnaissance", "TA0043"),
+];
+
+/// The tactic (from a `mitre_<tactic>` tag) and technique (a `T1234[.001]` tag palisade's
+/// MITRE table knows) of a rule's tags; the tactic defaults to the technique's first.
+pub fn mitre_from_tags(tags: &[String]) -> (Option<&'static str>, Option<&'static str>) {
+    let technique = tags
+        .iter()
+        .find_map(|t| palisade_model::mitre::technique(t.trim()))
+        .map(|t| t.id);
+    let tactic = tags
+        .iter()
+        .find_map(|t| {
+            TACTIC_TAGS
+                .iter()
+                .find(|(name, _)| t.trim().eq_ignore_ascii_case(name))
+                .map(|(_, id)| *id)
+        })
+        .or_else(|| {
+            technique
+                .and_then(palisade_model::mitre::technique)
+                .and_then(|t| t.tactics.first().copied())
+        });
+    (tactic, technique)
+}
+
+/// The severity of a Falco priority, for rules outside the catalogue.
+pub fn severity_of_priority(p: Priority) -> Severity {
+    match p {
+        Priority::Emergency | Priority::Alert | Priority::Critical => Severity::Critical,
+        Priority::Error => Severity::High,
+        Priority::Warning => Severity::Medium,
+        Priority::Notice => Severity::Low,
+        Priority::Informational | Priority::Debug => Severity::Informational,
+    }
+}
+
+fn rule_meta(rule: &crate::ruleset::Rule) -> RuleMeta {
+    let (tactic, technique) = mitre_from_tags(&rule.tags);
+    let catalogued = rule.tags.iter().find_map(|t| builtin::alert_type(t.trim()));
+    match catalogued {
+        Some(t) => {
+            let (tactic, technique) = match technique {
+                Some(tech) => (tactic, Some(tech)),
+                None => (Some(t.tactic), Some(t.technique)),
+            };
+            RuleMeta {
+                alert_type: t.id.to_string(),
+                title: t.title.to_string(),
+                severity: t.severity,
+                mitre: Mitre {
+                    tactic: tactic.map(str::to_string),
+                    technique: technique.map(str::to_string),
+                },
+                description: t.description.to_string(),
+                remediation: t.remediation.to_string(),
+            }
+        }
+        None => RuleMeta {
+            alert_type: format!("CUSTOM:{}", rule.name),
+            title: rule.name.clone(),
+            severity: severity_of_priority(rule.priority),
+            mitre: Mitre {
+                tactic: tactic.map(str::to_string),
+                technique: technique.map(str::to_string),
+            },
+            description: rule.desc.trim().to_string(),
+            remediation: String::new(),
+        },
+    }
+}
+
+/// Evaluates audit events against the rules and deduplicates the matches into alerts.
+///
+/// ```
+/// use palisade_detect::{K8sAuditEvent, alert::{Analyzer, AnalyzerOptions}};
+///
+/// let (mut an, warnings) = Analyzer::new(AnalyzerOptions::default())?;
+/// assert!(warnings.is_empty());
+/// let ev = K8sAuditEvent::parse(r#"{"auditID":"1","verb":"list","stage":"ResponseComplete",
+///   "user":{"username":"alice"},"objectRef":{"resource":"pods","namespace":"palisade-canary"},
+///   "stageTimestamp":"2024-05-01T10:00:00Z"}"#)?;
+/// an.process(&ev, None);
+/// let alerts = an.finish();
+/// assert_eq!(alerts[0].alert_type, "K8S_TestAlert");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Analyzer {
+    rules: RuleSet,
+    meta: HashMap<String, Arc<RuleMeta>>,
+    dedup: Deduper,
+    stats: AnalyzerStats,
+}
+
+impl Analyzer {
+    /// Loads the rules. Problems with single rules are warnings (the rule is skipped); only
+    /// unreadable rule files are errors.
+    pub fn new(opts: AnalyzerOptions) -> Result<(Self, Vec<Warning>), LoadError> {
+        let mut files = Vec::with_capacity(opts.rules.len() + 1);
+        if opts.builtin {
+            files.push(builtin::builtin_rules_file());
+        }
+        files.extend(opts.rules);
+        let (rules, warnings) = Loader::default().load(&files)?;
+        Ok((Self::with_rules(rules, opts.dedup), warnings))
+    }
+
+    /// An analyzer over an already loaded rule set.
+    pub fn with_rules(rules: RuleSet, dedup: DedupOptions) -> Self {
+        let meta = rules
+            .rules()
+            .map(|r| (r.name.clone(), Arc::new(rule_meta(r))))
+            .collect();
+        Self {
+            rules,
+            meta,
+            dedup: Deduper::new(dedup),
+            stats: AnalyzerStats::default(),
+        }
+    }
+
+    /// The compiled rules.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// The counts so far.
+    pub fn stats(&self) -> AnalyzerStats {
+        self.stats
+    }
+
+    /// How many alerts are open (not yet emitted).
+    pub fn open_alerts(&self) -> usize {
+        self.dedup.open_count()
+    }
+
+    /// Evaluates one event; `at` names it when it has no `auditID`.
+    pub fn process(&mut self, ev: &K8sAuditEvent<'_>, at: Option<&Position<'_>>) {
+        self.stats.events += 1;
+        let time = ev.timestamp();
+        let mut matched = false;
+        for m in self.rules.evaluate(ev) {
+            matched = true;
+            self.stats.matches += 1;
+            let Some(meta) = self.meta.get(m.rule).cloned() else {
+                continue;
+            };
+            let resource = match (ev.resource(), ev.request_uri()) {
+                (Some(r), _) => [ev.namespace(), Some(r), ev.name(), ev.subresource()],
+                (None, Some(uri)) => [Some(uri.split('?').next().unwrap_or(uri)), None, None, None],
+                (None, None) => [None; 4],
+            };
+            let user = ev.user_name().unwrap_or("");
+            let key = AlertKey {
+                alert_type: &meta.alert_type,
+                cluster: ev.cluster_name(),
+                resource,
+                user,
+            };
+            let id_buf;
+            let event_id = match (ev.audit_id(), at) {
+                (Some(id), _) => id,
+                (None, Some(p)) => {
+                    id_buf = p.to_string();
+                    &id_buf
+                }
+                (None, None) => "",
+            };
+            let rule = m.rule;
+            let priority = m.priority;
+            let output = m.output;
+            self.dedup.observe(&key, time, event_id, || Alert {
+                alert_type: meta.alert_type.clone(),
+                title: meta.title.clone(),
+                rule: rule.to_string(),
+                severity: meta.severity,
+                priority,
+                mitre: meta.mitre.clone(),
+                count: 1,
+                event_ids: Vec::new(),
+                first_seen: time,
+                last_seen: time,
+                resource: key.resource_string(),
+                user: user.to_string(),
+                cluster: ev.cluster_name().map(str::to_string),
+                message: output,
+                description: meta.description.clone(),
+                remediation: meta.remediation.clone(),
+            });
+        }
+        if !matched {
+            self.dedup.advance(time);
+        }
+    }
+
+    /// Moves the clock to `now` (nanoseconds since the epoch), closing alerts whose window
+    /// has passed, for live input that goes quiet.
+    pub fn tick(&mut self, now: i64) {
+        self.dedup.advance(now);
+    }
+
+    /// The alerts emitted so far (see [`DedupOptions::emit_on_open`]).
+    pub fn take_alerts(&mut self) -> Vec<Alert> {
+        self.dedup.take()
+    }
+
+    /// Closes every open alert; returns every alert not yet taken, oldest first.
+    pub fn finish(&mut self) -> Vec<Alert> {
+        self.dedup.finish()
+    }
+}
+
+/// What [`analyze_paths`] found.
+#[derive(Debug)]
+pub struct Report {
+    /// The alerts, oldest first.
+    pub alerts: Vec<Alert>,
+    /// Counts of events, input problems and matches.
+    pub stats: ReportStats,
+    /// The first input problems, with input and line.
+    pub problems: Vec<crate::ingest::Problem>,
+    /// Inputs that could not be read (the others were).
+    pub errors: Vec<IngestError>,
+    /// Warnings about rules that were skipped.
+    pub warnings: Vec<Warning>,
+}
+
+/// Counts of a [`Report`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ReportStats {
+    /// Audit events read.
+    pub events: u64,
+    /// Values that were not JSON, not UTF-8 or truncated.
+    pub malformed: u64,
+    /// Lines or documents over the size limit.
+    pub rejected: u64,
+    /// Valid JSON that is no audit event.
+    pub unrecognized: u64,
+    /// Rule matches, before deduplication.
+    pub matches: u64,
+}
+
+impl ReportStats {
+    /// The counts of an ingestor and an analyzer together.
+    pub fn from_parts(ingest: &IngestStats, analyzer: AnalyzerStats) -> Self {
+        Self {
+            events: ingest.events,
+            malformed: ingest.malformed,
+            rejected: ingest.rejected,
+            unrecognized: ingest.unrecognized,
+            matches: analyzer.matches,
+        }
+    }
+}
+
+/// Reads every input (files, `-` for stdin) through one analyzer: the batch mode of
+/// `palisade runtime analyze`. Unreadable inputs are reported in [`Report::errors`]; only
+/// unreadable rule files fail the whole run.
+pub fn analyze_paths<P: AsRef<std::path::Path>>(
+    opts: AnalyzerOptions,
+    ingest: IngestOptions,
+    paths: &[P],
+) -> Result<Report, LoadError> {
+    let (mut analyzer, warnings) = Analyzer::new(opts)?;
+    let mut ingestor = Ingestor::new(ingest);
+    let mut errors = Vec::new();
+    for p in paths {
+        if let Err(e) = ingestor.read_path(p.as_ref(), &mut analyzer) {
+            errors.push(e);
+        }
+    }
+    let alerts = analyzer.finish();
+    let istats = ingestor.take_stats();
+    Ok(Report {
+        alerts,
+        stats: ReportStats::from_parts(&istats, analyzer.stats()),
+        problems: istats.problems,
+        errors,
+        warnings,
+    })
+}
+
+impl Sink for Analyzer {
+    fn event(&mut self, event: &K8sAuditEvent<'_>, at: &Position<'_>) {
+        self.process(event, Some(at));
+    }
+
+    fn idle(&mut self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        self.tick(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn key<'a>(name: &'a str, user: &'a str) -> AlertKey<'a> {
+        AlertKey {
+            alert_type: "K8S_X",
+            cluster: None,
+            resource: [Some("ns"), Some("pods"), Some(name), None],
+            user,
+        }
+    }
+
+    fn make(k: &AlertKey<'_>) -> Alert {
+        Alert {
+            alert_type: k.alert_type.into(),
+            title: String::new(),
+            rule: "r".into(),
+            severity: Severity::Low,
+            priority: Priority::Notice,
+            mitre: Mitre::default(),
+            count: 1,
+            event_ids: Vec::new(),
+            first_seen: 0,
+            last_seen: 0,
+            resource: k.resource_string(),
+            user: k.user.into(),
+            cluster: None,
+            message: String::new(),
+            description: String::new(),
+            remediation: String::new(),
+        }
+    }
+
+    const MIN: i64 = 60_000_000_000;
+
+    #[test]
+    fn folds_within_the_window_and_splits_after() {
+        let mut d = Deduper::new(DedupOptions::default());
+        let k = key("p", "alice");
+        for (i, t) in [0, MIN, 2 * MIN, 11 * MIN].into_iter().enumerate() {
+            d.observe(&k, t, &format!("e{i}"), || make(&k));
+        }
+        // The second stage of request e3 counts once.
+        d.observe(&k, 11 * MIN + 1, "e3", || make(&k));
+        d.observe(&key("p", "bob"), MIN, "b1", || make(&key("p", "bob")));
+        let out = d.finish();
+        let summary: Vec<_> = out
+            .iter()
+            .map(|a| {
+                (
+                    a.user.as_str(),
+                    a.count,
+                    a.event_ids.len(),
+                    a.first_seen,
+                    a.last_seen,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("alice", 3, 3, 0, 2 * MIN),
+                ("bob", 1, 1, MIN, MIN),
+                ("alice", 1, 1, 11 * MIN, 11 * MIN + 1)
+            ]
+        );
+        assert_eq!(out[0].resource, "ns/pods/p");
+    }
+
+    #[test]
+    fn memory_is_bounded_and_nothing_is_lost() {
+        let opts = DedupOptions {
+            max_open: 100,
+            max_event_ids: 3,
+            ..Default::default()
+        };
+        let mut d = Deduper::new(opts);
+        let mut emitted = 0u64;
+        // 200k events over 20k distinct keys, all within one window.
+        for i in 0..200_000u64 {
+            let name = format!("p{}", i % 20_000);
+            let k = key(&name, "u");
+            d.observe(&k, 0, &format!("e{i}"), || make(&k));
+            assert!(d.open_count() <= 100);
+            emitted += d.take().iter().map(|a| a.count).sum::<u64>();
+        }
+        emitted += d.finish().iter().map(|a| a.count).sum::<u64>();
+        assert_eq!(emitted, 200_000);
+    }
+
+    #[test]
+    fn windows_close_as_time_passes_and_on_open_emits_early() {
+        let mut d = Deduper::new(DedupOptions {
+            emit_on_open: true,
+            ..Default::default()
+        });
+        let k = key("p", "u");
+        d.observe(&k, 0, "a", || make(&k));
+        assert_eq!(d.take().len(), 1, "emitted when opened");
+        d.observe(&k, MIN, "b", || make(&k));
+        assert!(d.take().is_empty());
+        d.advance(20 * MIN);
+        let closed = d.take();
+        assert_eq!(closed.len(), 1);
+        assert_eq!(closed[0].count, 2);
+        assert_eq!(d.open_count(), 0);
+    }
+
+    #[test]
+    fn mitre_tags() {
+        let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            mitre_from_tags(&tags(&["k8s", "mitre_persistence", "T1098.006"])),
+            (Some("TA0003"), Some("T1098.006"))
+        );
+        assert_eq!(
+            mitre_from_tags(&tags(&["T1611"])),
+            (Some("TA0004"), Some("T1611"))
+        );
+        // Unknown technique ids are not invented.
+        assert_eq!(mitre_from_tags(&tags(&["T9999", "k8s"])), (None, None));
+        assert_eq!(severity_of_priority(Priority::Warning), Severity::Medium);
+    }
+}
