@@ -37,20 +37,36 @@
 //! - [`osv`]: importers for OSV records and the native formats of RustSec, the Node.js
 //!   security WG, Alpine secdb and CISA KEV; each reports per-file errors instead of failing.
 //! - [`matcher`]: the in-memory index keyed by `(ecosystem, normalised name)` and the
-//!   matching rules (OSV range semantics, alias grouping, remediation).
+//!   matching rules (OSV range semantics, alias grouping, remediation); [`matcher::Lookup`]
+//!   is what scans ask, answered by the index or the database.
+//! - [`db`]: the local vulnerability database: one versioned file (`<dir>/advisories.pvdb`)
+//!   built by importing any of the formats above plus EPSS, opened in milliseconds and
+//!   queried like the index; updated from upstream feeds or a mirror; signed bundles.
+//! - [`registry`]: OCI Distribution registries as an image source (reference parsing,
+//!   anonymous/basic/bearer auth, docker `config.json`), plus catalog and tag listing.
+//! - [`rescan`]: stored SBOMs against the current database: new and fixed ids per image.
+//! - [`attest`]: DSSE-signed in-toto statements carrying a report; [`keys`]: the Ed25519
+//!   key files shared with database signing.
 //!
-//! The crate does no network I/O; importers and image sources read files the caller points
-//! at. A compact on-disk index is a later step: matching works on in-memory values.
+//! Network I/O happens only in [`db::update()`] and [`registry`], through a small blocking
+//! HTTP(S) client (hyper and rustls on a private runtime); everything else reads the files
+//! it is pointed at.
 
 pub mod advisory;
+pub mod attest;
 pub mod catalog;
+pub mod db;
+mod http;
 pub mod image;
+pub mod keys;
 pub mod matcher;
 pub mod osv;
+pub mod registry;
+pub mod rescan;
 pub mod sbom;
 pub mod scan;
 pub mod version;
 
 pub use advisory::{Advisory, Affected, Ecosystem, Event, Package, Range, RangeKind};
-pub use matcher::{Finding, Index, Matches, PackageQuery, Remediation};
+pub use matcher::{Finding, Index, Lookup, Matches, PackageQuery, Remediation};
 pub use version::{Scheme, VersionError};

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::advisory::Ecosystem;
 use crate::catalog::{self, Distro, Package, PackageType, Sbom};
 use crate::image::{Filesystem, ImageError};
-use crate::matcher::{Index, PackageQuery};
+use crate::matcher::{Index, Lookup, PackageQuery};
 
 /// An EPSS score (probability of exploitation in the next 30 days) and its percentile.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -172,6 +172,12 @@ pub fn query_for(p: &Package, distro: Option<&Distro>) -> Option<PackageQuery> {
 
 /// Matches an SBOM's packages against the index.
 pub fn scan_sbom(sbom: &Sbom, index: &Index, options: ScanOptions<'_>) -> VulnReport {
+    scan_sbom_with(sbom, index, options)
+}
+
+/// Matches an SBOM's packages against any [`Lookup`] (an [`Index`] or a
+/// [`crate::db::Database`]).
+pub fn scan_sbom_with(sbom: &Sbom, lookup: &dyn Lookup, options: ScanOptions<'_>) -> VulnReport {
     let mut report = VulnReport {
         artifact: ReportArtifact {
             digest: sbom.artifact.digest.clone(),
@@ -195,7 +201,7 @@ pub fn scan_sbom(sbom: &Sbom, index: &Index, options: ScanOptions<'_>) -> VulnRe
             ));
             continue;
         };
-        let m = index.query(&q);
+        let m = lookup.lookup(&q);
         report.problems.extend(
             m.problems
                 .into_iter()
@@ -248,4 +254,15 @@ pub fn scan_image(
 ) -> Result<VulnReport, ImageError> {
     let sbom = catalog::catalog(source)?;
     Ok(scan_sbom(&sbom, index, options))
+}
+
+/// Catalogs an opened image and matches it against any [`Lookup`] (for instance a
+/// [`crate::db::Database`]).
+pub fn scan_image_with(
+    source: &Filesystem,
+    lookup: &dyn Lookup,
+    options: ScanOptions<'_>,
+) -> Result<VulnReport, ImageError> {
+    let sbom = catalog::catalog(source)?;
+    Ok(scan_sbom_with(&sbom, lookup, options))
 }

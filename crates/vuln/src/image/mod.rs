@@ -4,7 +4,7 @@
 //!  OCI layout dir ──┐                    ┌──────────────────────────────┐
 //!  docker save tar ─┼─ ImageSource ────► │ resolve: index → platform →  │
 //!  OCI tar ─────────┤  (root + blobs     │ manifest → config → layers   │
-//!  registry (later)─┘   by descriptor)   │ (every blob digest verified) │
+//!  registry ────────┘   by descriptor)   │ (every blob digest verified) │
 //!                                        └──────────────┬───────────────┘
 //!                                                       ▼
 //!  --rootfs DIR ───────────────────────────────► Filesystem: path → node

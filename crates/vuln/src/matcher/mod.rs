@@ -29,7 +29,7 @@ use crate::version;
 pub use purl::{PurlError, query_from_purl};
 
 /// A package version to look up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PackageQuery {
     /// Its ecosystem.
     pub ecosystem: Ecosystem,
@@ -224,176 +224,238 @@ impl Index {
 
     /// Finds the vulnerabilities affecting a package version.
     pub fn query(&self, q: &PackageQuery) -> Matches {
-        let mut out = Matches::default();
-        let mut names = vec![names::normalize_name(&q.ecosystem, &q.name)];
-        if let Some(src) = &q.source_name {
-            let s = names::normalize_name(&q.ecosystem, src);
-            if !names.contains(&s) {
-                names.push(s);
-            }
+        query_store(self, self.options, q)
+    }
+}
+
+impl Store for Index {
+    fn entries(&self, ecosystem: &Ecosystem, name: &str, out: &mut Vec<(usize, usize)>) {
+        if let Some(e) = self.by_package.get(&(ecosystem.clone(), name.to_owned())) {
+            out.extend_from_slice(e);
         }
-        // The entries of each advisory that name this package (and release).
-        let mut relevant: Vec<(usize, Vec<usize>)> = Vec::new();
-        for name in &names {
-            let Some(entries) = self.by_package.get(&(q.ecosystem.clone(), name.clone())) else {
+    }
+
+    fn advisory(&self, idx: usize) -> Result<&Advisory, String> {
+        self.advisories
+            .get(idx)
+            .ok_or_else(|| format!("advisory #{idx} out of range"))
+    }
+
+    fn kev(&self) -> Option<&KevCatalog> {
+        self.kev.as_ref()
+    }
+}
+
+/// Anything that answers package queries: the in-memory [`Index`] or the on-disk
+/// [`crate::db::Database`].
+pub trait Lookup: Sync {
+    /// Finds the vulnerabilities affecting a package version.
+    fn lookup(&self, q: &PackageQuery) -> Matches;
+}
+
+impl Lookup for Index {
+    fn lookup(&self, q: &PackageQuery) -> Matches {
+        self.query(q)
+    }
+}
+
+/// Where the matcher reads advisories from: entries by package key, advisories by number.
+pub(crate) trait Store {
+    /// Appends the `(advisory, affected entry)` pairs indexed under the key.
+    fn entries(&self, ecosystem: &Ecosystem, name: &str, out: &mut Vec<(usize, usize)>);
+    /// An advisory by number (an error names a record that cannot be read).
+    fn advisory(&self, idx: usize) -> Result<&Advisory, String>;
+    /// The KEV catalog, if loaded.
+    fn kev(&self) -> Option<&KevCatalog>;
+}
+
+/// The matching rules over any store (see the module docs).
+pub(crate) fn query_store<S: Store + ?Sized>(
+    store: &S,
+    options: Options,
+    q: &PackageQuery,
+) -> Matches {
+    let mut out = Matches::default();
+    let mut names = vec![names::normalize_name(&q.ecosystem, &q.name)];
+    if let Some(src) = &q.source_name {
+        let s = names::normalize_name(&q.ecosystem, src);
+        if !names.contains(&s) {
+            names.push(s);
+        }
+    }
+    // The entries of each advisory that name this package (and release).
+    let mut relevant: Vec<(usize, Vec<usize>)> = Vec::new();
+    let mut entries = Vec::new();
+    for name in &names {
+        entries.clear();
+        store.entries(&q.ecosystem, name, &mut entries);
+        for &(idx, ai) in &entries {
+            let adv = match store.advisory(idx) {
+                Ok(a) => a,
+                Err(e) => {
+                    out.problems.push(e);
+                    continue;
+                }
+            };
+            if adv.is_withdrawn() || (is_informational(adv) && !options.include_informational) {
+                continue;
+            }
+            let Some(affected) = adv.affected.get(ai) else {
+                out.problems.push(format!(
+                    "{}: affected[{ai}] missing from the record",
+                    adv.id
+                ));
                 continue;
             };
-            for &(idx, ai) in entries {
-                let adv = &self.advisories[idx];
-                if adv.is_withdrawn()
-                    || (is_informational(adv) && !self.options.include_informational)
-                {
-                    continue;
-                }
-                let affected = &adv.affected[ai];
-                if let (Some(ar), Some(qr)) = (&affected.package.release, &q.release)
-                    && names::normalize_release(&q.ecosystem, ar)
-                        != names::normalize_release(&q.ecosystem, qr)
-                {
-                    continue;
-                }
-                match relevant.iter_mut().find(|(i, _)| *i == idx) {
-                    Some((_, list)) if !list.contains(&ai) => list.push(ai),
-                    Some(_) => {}
-                    None => relevant.push((idx, vec![ai])),
-                }
+            if let (Some(ar), Some(qr)) = (&affected.package.release, &q.release)
+                && names::normalize_release(&q.ecosystem, ar)
+                    != names::normalize_release(&q.ecosystem, qr)
+            {
+                continue;
+            }
+            match relevant.iter_mut().find(|(i, _)| *i == idx) {
+                Some((_, list)) if !list.contains(&ai) => list.push(ai),
+                Some(_) => {}
+                None => relevant.push((idx, vec![ai])),
             }
         }
-        // Advisory index → nearest fix (None: affected, no fix known).
-        let mut hits: Vec<(usize, Option<eval::Fix>)> = Vec::new();
-        for (idx, entries) in relevant {
-            let adv = &self.advisories[idx];
-            let entries: Vec<&Affected> = entries.iter().map(|&ai| &adv.affected[ai]).collect();
-            let mut affected = false;
-            for a in &entries {
-                let verdict = eval::eval_affected(a, &q.version);
-                for p in verdict.problems {
-                    out.problems.push(format!("{}: {p}", adv.id));
-                }
-                affected |= verdict.affected;
-            }
-            if affected {
-                hits.push((idx, eval::nearest_fix(&entries, &q.version)));
-            }
-        }
-        out.findings = self.group(q, hits);
-        out.problems.sort();
-        out.problems.dedup();
-        out
     }
-
-    fn cmp_versions(&self, eco: &Ecosystem, a: &str, b: &str) -> Ordering {
-        eco.scheme()
-            .and_then(|s| version::compare(s, a, b).ok())
-            .or_else(|| version::compare(version::Scheme::Semver, a, b).ok())
-            .unwrap_or_else(|| a.cmp(b))
-    }
-
-    /// Groups matched advisories sharing an identifier into findings.
-    fn group(&self, q: &PackageQuery, hits: Vec<(usize, Option<eval::Fix>)>) -> Vec<Finding> {
-        // Union-find over hits, joined through shared identifiers.
-        let mut parent: Vec<usize> = (0..hits.len()).collect();
-        fn find(p: &mut [usize], mut i: usize) -> usize {
-            while p[i] != i {
-                p[i] = p[p[i]];
-                i = p[i];
+    // Advisory → nearest fix (None: affected, no fix known).
+    let mut hits: Vec<(&Advisory, Option<eval::Fix>)> = Vec::new();
+    for (idx, entries) in relevant {
+        let Ok(adv) = store.advisory(idx) else {
+            continue;
+        };
+        let entries: Vec<&Affected> = entries
+            .iter()
+            .filter_map(|&ai| adv.affected.get(ai))
+            .collect();
+        let mut affected = false;
+        for a in &entries {
+            let verdict = eval::eval_affected(a, &q.version);
+            for p in verdict.problems {
+                out.problems.push(format!("{}: {p}", adv.id));
             }
-            i
+            affected |= verdict.affected;
         }
-        let mut owner: HashMap<&str, usize> = HashMap::new();
-        for (h, (idx, _)) in hits.iter().enumerate() {
-            for id in self.advisories[*idx].ids() {
-                match owner.get(id) {
-                    Some(&o) => {
-                        let (a, b) = (find(&mut parent, o), find(&mut parent, h));
-                        if a != b {
-                            parent[b] = a;
-                        }
-                    }
-                    None => {
-                        owner.insert(id, h);
+        if affected {
+            hits.push((adv, eval::nearest_fix(&entries, &q.version)));
+        }
+    }
+    out.findings = group(store.kev(), q, hits);
+    out.problems.sort();
+    out.problems.dedup();
+    out
+}
+
+fn cmp_versions(eco: &Ecosystem, a: &str, b: &str) -> Ordering {
+    eco.scheme()
+        .and_then(|s| version::compare(s, a, b).ok())
+        .or_else(|| version::compare(version::Scheme::Semver, a, b).ok())
+        .unwrap_or_else(|| a.cmp(b))
+}
+
+/// Groups matched advisories sharing an identifier into findings.
+fn group(
+    kev: Option<&KevCatalog>,
+    q: &PackageQuery,
+    hits: Vec<(&Advisory, Option<eval::Fix>)>,
+) -> Vec<Finding> {
+    // Union-find over hits, joined through shared identifiers.
+    let mut parent: Vec<usize> = (0..hits.len()).collect();
+    fn find(p: &mut [usize], mut i: usize) -> usize {
+        while p[i] != i {
+            p[i] = p[p[i]];
+            i = p[i];
+        }
+        i
+    }
+    let mut owner: HashMap<&str, usize> = HashMap::new();
+    for (h, (adv, _)) in hits.iter().enumerate() {
+        for id in adv.ids() {
+            match owner.get(id) {
+                Some(&o) => {
+                    let (a, b) = (find(&mut parent, o), find(&mut parent, h));
+                    if a != b {
+                        parent[b] = a;
                     }
                 }
+                None => {
+                    owner.insert(id, h);
+                }
             }
         }
-        let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
-        for h in 0..hits.len() {
-            let root = find(&mut parent, h);
-            groups.entry(root).or_default().push(h);
-        }
-        let mut findings: Vec<Finding> = groups
-            .into_values()
-            .map(|members| self.finding(q, &hits, &members))
-            .collect();
-        findings.sort_by(|a, b| a.id.cmp(&b.id));
-        findings
     }
+    let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
+    for h in 0..hits.len() {
+        let root = find(&mut parent, h);
+        groups.entry(root).or_default().push(h);
+    }
+    let mut findings: Vec<Finding> = groups
+        .into_values()
+        .map(|members| finding(kev, q, &hits, &members))
+        .collect();
+    findings.sort_by(|a, b| a.id.cmp(&b.id));
+    findings
+}
 
-    fn finding(
-        &self,
-        q: &PackageQuery,
-        hits: &[(usize, Option<eval::Fix>)],
-        members: &[usize],
-    ) -> Finding {
-        let mut advs: Vec<&Advisory> = members
-            .iter()
-            .map(|&m| &self.advisories[hits[m].0])
-            .collect();
-        advs.sort_by(|a, b| a.id.cmp(&b.id));
-        let ids: BTreeSet<&str> = advs.iter().flat_map(|a| a.ids()).collect();
-        let id = ids
-            .iter()
-            .find(|i| i.starts_with("CVE-"))
-            .copied()
-            .unwrap_or(advs.first().map_or("", |a| a.id.as_str()))
-            .to_owned();
-        let aliases = ids
-            .iter()
-            .filter(|i| **i != id)
-            .map(|i| (*i).to_owned())
-            .collect();
+fn finding(
+    kev: Option<&KevCatalog>,
+    q: &PackageQuery,
+    hits: &[(&Advisory, Option<eval::Fix>)],
+    members: &[usize],
+) -> Finding {
+    let mut advs: Vec<&Advisory> = members.iter().map(|&m| hits[m].0).collect();
+    advs.sort_by(|a, b| a.id.cmp(&b.id));
+    let ids: BTreeSet<&str> = advs.iter().flat_map(|a| a.ids()).collect();
+    let id = ids
+        .iter()
+        .find(|i| i.starts_with("CVE-"))
+        .copied()
+        .unwrap_or(advs.first().map_or("", |a| a.id.as_str()))
+        .to_owned();
+    let aliases = ids
+        .iter()
+        .filter(|i| **i != id)
+        .map(|i| (*i).to_owned())
+        .collect();
 
-        let fixes: Vec<&eval::Fix> = members.iter().filter_map(|&m| hits[m].1.as_ref()).collect();
-        let mut fixed_versions: Vec<String> = fixes.iter().map(|f| f.version.clone()).collect();
-        fixed_versions.sort_by(|a, b| self.cmp_versions(&q.ecosystem, a, b));
-        fixed_versions.dedup();
-        // The highest per-record fix resolves every record of the group.
-        let remediation = fixes
-            .iter()
-            .max_by(|a, b| self.cmp_versions(&q.ecosystem, &a.version, &b.version))
-            .map_or(Remediation::NoFix, |f| Remediation::Upgrade {
-                version: f.version.clone(),
-                exclusive: f.exclusive,
-            });
-        let remediation_text = remediation.text(&q.name);
+    let fixes: Vec<&eval::Fix> = members.iter().filter_map(|&m| hits[m].1.as_ref()).collect();
+    let mut fixed_versions: Vec<String> = fixes.iter().map(|f| f.version.clone()).collect();
+    fixed_versions.sort_by(|a, b| cmp_versions(&q.ecosystem, a, b));
+    fixed_versions.dedup();
+    // The highest per-record fix resolves every record of the group.
+    let remediation = fixes
+        .iter()
+        .max_by(|a, b| cmp_versions(&q.ecosystem, &a.version, &b.version))
+        .map_or(Remediation::NoFix, |f| Remediation::Upgrade {
+            version: f.version.clone(),
+            exclusive: f.exclusive,
+        });
+    let remediation_text = remediation.text(&q.name);
 
-        let severity = advs.iter().filter_map(|a| a.severity()).max();
-        let cvss = advs
-            .iter()
-            .filter_map(|a| a.best_cvss())
-            .max_by(|a, b| a.score.unwrap_or(0.0).total_cmp(&b.score.unwrap_or(0.0)))
-            .cloned();
-        let summary = advs.iter().find_map(|a| a.summary.clone());
-        let kev = self
-            .kev
-            .as_ref()
-            .and_then(|k| ids.iter().find_map(|i| k.get(i)))
-            .cloned();
-        Finding {
-            id,
-            aliases,
-            advisories: advs.iter().map(|a| a.id.clone()).collect(),
-            ecosystem: q.ecosystem.clone(),
-            package: q.name.clone(),
-            version: q.version.clone(),
-            fixed_versions,
-            remediation,
-            remediation_text,
-            severity,
-            cvss,
-            summary,
-            kev,
-        }
+    let severity = advs.iter().filter_map(|a| a.severity()).max();
+    let cvss = advs
+        .iter()
+        .filter_map(|a| a.best_cvss())
+        .max_by(|a, b| a.score.unwrap_or(0.0).total_cmp(&b.score.unwrap_or(0.0)))
+        .cloned();
+    let summary = advs.iter().find_map(|a| a.summary.clone());
+    let kev = kev.and_then(|k| ids.iter().find_map(|i| k.get(i))).cloned();
+    Finding {
+        id,
+        aliases,
+        advisories: advs.iter().map(|a| a.id.clone()).collect(),
+        ecosystem: q.ecosystem.clone(),
+        package: q.name.clone(),
+        version: q.version.clone(),
+        fixed_versions,
+        remediation,
+        remediation_text,
+        severity,
+        cvss,
+        summary,
+        kev,
     }
 }
 

@@ -82,16 +82,28 @@ pub fn parse_secdb(text: &str) -> Result<SecdbFile, String> {
 /// Imports every `*.yaml` / `*.json` secdb file under `dir`.
 pub fn import_alpine_secdb(dir: &Path, source: &str) -> Import {
     let mut import = Import::new(source);
+    let files = walk(dir, &["yaml", "yml", "json"], &mut import);
+    import_files(import, &files)
+}
+
+/// Imports the given secdb files (`v3.20/main.json`, ...), as [`import_alpine_secdb`] does
+/// for a directory.
+pub fn import_alpine_secdb_files(files: &[std::path::PathBuf], source: &str) -> Import {
+    import_files(Import::new(source), files)
+}
+
+fn import_files(mut import: Import, files: &[std::path::PathBuf]) -> Import {
     // id → advisory, built up across files so one CVE is one advisory.
     let mut by_id: BTreeMap<String, Advisory> = BTreeMap::new();
-    for path in walk(dir, &["yaml", "yml", "json"], &mut import) {
-        let Some(text) = read(&path, &mut import) else {
+    for path in files {
+        let path = path.as_path();
+        let Some(text) = read(path, &mut import) else {
             continue;
         };
         let file = match parse_secdb(&text) {
             Ok(f) => f,
             Err(e) => {
-                import.error(&path, e);
+                import.error(path, e);
                 continue;
             }
         };
@@ -110,7 +122,7 @@ pub fn import_alpine_secdb(dir: &Path, source: &str) -> Import {
                 };
                 let others: Vec<String> = words.map(str::to_owned).collect();
                 let adv = by_id.entry(primary.to_owned()).or_insert_with(|| {
-                    let mut a = Advisory::new(format!("ALPINE-{primary}"), source);
+                    let mut a = Advisory::new(format!("ALPINE-{primary}"), &import.report.source);
                     a.aliases.push(primary.to_owned());
                     a
                 });
@@ -140,7 +152,7 @@ pub fn import_alpine_secdb(dir: &Path, source: &str) -> Import {
             }
         }
         if !bad.is_empty() {
-            import.error(&path, format!("invalid fixed versions: {}", bad.join("; ")));
+            import.error(path, format!("invalid fixed versions: {}", bad.join("; ")));
         }
     }
     for (_, adv) in by_id {

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use crate::advisory::Advisory;
 
-pub use alpine::{import_alpine_secdb, parse_secdb};
+pub use alpine::{import_alpine_secdb, import_alpine_secdb_files, parse_secdb};
 pub use kev::{KevCatalog, KevEntry, KevError, load_kev, parse_kev};
 pub use nodejs::{import_nodejs, parse_nodejs_core, parse_nodejs_npm};
 pub use record::{OsvError, import_osv_dir, parse_osv_json, parse_osv_yaml};
@@ -69,7 +69,7 @@ pub struct Import {
 }
 
 impl Import {
-    fn new(source: &str) -> Import {
+    pub(crate) fn new(source: &str) -> Import {
         Import {
             advisories: Vec::new(),
             report: ImportReport {
@@ -79,19 +79,19 @@ impl Import {
         }
     }
 
-    fn push(&mut self, advisory: Advisory) {
+    pub(crate) fn push(&mut self, advisory: Advisory) {
         self.report.advisories += 1;
         self.advisories.push(advisory);
     }
 
-    fn error(&mut self, path: &Path, reason: impl Into<String>) {
+    pub(crate) fn error(&mut self, path: &Path, reason: impl Into<String>) {
         self.report.errors.push(FileError {
             path: path.to_owned(),
             reason: reason.into(),
         });
     }
 
-    fn skip(&mut self, path: &Path, reason: impl Into<String>) {
+    pub(crate) fn skip(&mut self, path: &Path, reason: impl Into<String>) {
         self.report.skipped.push(FileError {
             path: path.to_owned(),
             reason: reason.into(),
@@ -101,7 +101,7 @@ impl Import {
 
 /// Files under `dir` (recursively) whose extension is one of `exts`, sorted. Directories that
 /// cannot be read are reported into `import`.
-fn walk(dir: &Path, exts: &[&str], import: &mut Import) -> Vec<PathBuf> {
+pub(crate) fn walk(dir: &Path, exts: &[&str], import: &mut Import) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
@@ -138,7 +138,7 @@ fn walk(dir: &Path, exts: &[&str], import: &mut Import) -> Vec<PathBuf> {
 }
 
 /// Reads a file as UTF-8, reporting failure into `import`.
-fn read(path: &Path, import: &mut Import) -> Option<String> {
+pub(crate) fn read(path: &Path, import: &mut Import) -> Option<String> {
     import.report.files += 1;
     match fs_err::read_to_string(path) {
         Ok(s) => Some(s),

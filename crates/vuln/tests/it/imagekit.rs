@@ -109,6 +109,7 @@ pub(crate) fn compress(data: &[u8], c: Comp) -> Vec<u8> {
 }
 
 /// A layer: its blob and the digest of its uncompressed tar.
+#[derive(Clone)]
 pub(crate) struct Layer {
     pub(crate) blob: Vec<u8>,
     pub(crate) diff_id: String,

@@ -9,8 +9,12 @@
 
 mod catalogers;
 mod corpus;
+mod db;
+mod http_server;
 mod image;
 mod imagekit;
 mod matching;
+mod registry;
+mod rescan;
 mod sbom;
 mod scan;
