@@ -46,6 +46,14 @@ enum Command {
     /// Posture management: hardening checks, Pod Security Standards, custom policies.
     #[command(subcommand)]
     Posture(cmd::posture::PostureCommand),
+    /// Vulnerability assessment of images, root filesystems and SBOMs.
+    #[command(subcommand)]
+    Image(cmd::image::ImageCommand),
+    /// Writes the SBOM (CycloneDX 1.6 or SPDX 2.3 JSON) of an image, root filesystem or SBOM.
+    Sbom(cmd::image::SbomArgs),
+    /// The local vulnerability database (import, status).
+    #[command(subcommand)]
+    Db(cmd::image::DbCommand),
     /// Runtime threat detection: Kubernetes audit events through Falco-compatible rules.
     #[command(subcommand)]
     Runtime(cmd::runtime::RuntimeCommand),
@@ -75,6 +83,9 @@ fn main() -> ExitCode {
         Command::Up(a) => cmd::platform::up(a, &cli.global),
         Command::Posture(c) => cmd::posture::run(c, &cli.global),
         Command::Runtime(c) => cmd::runtime::run(c),
+        Command::Image(c) => cmd::image::image(c, &cli.global),
+        Command::Sbom(a) => cmd::image::sbom(a),
+        Command::Db(c) => cmd::image::db(c, &cli.global),
         Command::Token(c) => cmd::platform::token(c, &cli.global),
     };
     match result {

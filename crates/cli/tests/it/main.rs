@@ -6,6 +6,7 @@
     reason = "tests"
 )]
 
+mod image;
 mod platform;
 mod posture;
 mod runtime;

@@ -1,0 +1,284 @@
+//! `palisade image scan`, `palisade sbom` and `palisade db`: vulnerability assessment of images
+//! and root filesystems against the local advisory database under the data directory.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand, ValueEnum};
+use palisade_model::Severity;
+use palisade_vuln::db::Database;
+use palisade_vuln::image::{ImageOptions, Platform};
+
+use crate::Outcome;
+use crate::settings::GlobalArgs;
+
+/// Images.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImageCommand {
+    /// Scans an image (OCI layout directory, `docker save` / OCI tar), a root filesystem or an
+    /// SBOM for known vulnerabilities, matched against the local advisory database
+    /// (`palisade db import` fills it).
+    ///
+    /// Examples:
+    ///   palisade image scan ./image.tar
+    ///   palisade image scan --rootfs /
+    ///   palisade image scan --sbom bom.cdx.json --format json --fail-on high
+    Scan(ScanArgs),
+}
+
+/// What to scan.
+#[derive(Debug, Args)]
+pub(crate) struct Target {
+    /// OCI image layout directory or `docker save` / OCI archive (tar, tar.gz).
+    #[arg(required_unless_present_any = ["rootfs", "sbom"], conflicts_with_all = ["rootfs", "sbom"], value_name = "IMAGE")]
+    image: Option<PathBuf>,
+    /// A root filesystem directory (an unpacked image or a node's `/`).
+    #[arg(long, conflicts_with = "sbom", value_name = "DIR")]
+    rootfs: Option<PathBuf>,
+    /// A CycloneDX or SPDX JSON SBOM.
+    #[arg(long, value_name = "FILE")]
+    sbom: Option<PathBuf>,
+    /// Platform to pick from multi-platform images.
+    #[arg(long, default_value = "linux/amd64", value_name = "OS/ARCH[/VARIANT]")]
+    platform: String,
+}
+
+/// `image scan`.
+#[derive(Debug, Args)]
+pub(crate) struct ScanArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: ScanFormat,
+    /// Exit 1 when a vulnerability has at least this severity.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    fail_on: Option<Severity>,
+    /// Write the report to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ScanFormat {
+    Table,
+    Json,
+    Cyclonedx,
+    Spdx,
+}
+
+/// `sbom`.
+#[derive(Debug, Args)]
+pub(crate) struct SbomArgs {
+    #[command(flatten)]
+    target: Target,
+    /// SBOM format.
+    #[arg(long, value_enum, default_value = "cyclonedx")]
+    format: SbomFormat,
+    /// Write the SBOM to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SbomFormat {
+    Cyclonedx,
+    Spdx,
+}
+
+/// The advisory database.
+#[derive(Debug, Subcommand)]
+pub(crate) enum DbCommand {
+    /// Imports advisory data: OSV JSON/YAML (files or directories), a RustSec advisory-db
+    /// checkout, the Node.js security-wg repository, Alpine secdb files, the CISA KEV JSON
+    /// catalogue, EPSS CSV. The format of each path is recognised; a source imported again
+    /// replaces its earlier version.
+    Import(DbImportArgs),
+    /// Shows the database: sources, counts and ages.
+    Status(DbStatusArgs),
+}
+
+/// `db import`.
+#[derive(Debug, Args)]
+pub(crate) struct DbImportArgs {
+    /// Files or directories to import.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
+/// `db status`.
+#[derive(Debug, Args)]
+pub(crate) struct DbStatusArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: StatusFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StatusFormat {
+    Table,
+    Json,
+}
+
+fn db_dir(global: &GlobalArgs) -> anyhow::Result<PathBuf> {
+    Ok(global.data_dir()?.join("vulndb"))
+}
+
+fn catalog(t: &Target) -> anyhow::Result<palisade_vuln::catalog::Sbom> {
+    if let Some(path) = &t.sbom {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        return palisade_vuln::sbom::read(&bytes).with_context(|| format!("{}", path.display()));
+    }
+    let fs = match (&t.image, &t.rootfs) {
+        (_, Some(dir)) => palisade_vuln::image::open_rootfs(dir, Default::default())?,
+        (Some(image), None) => {
+            let options = ImageOptions {
+                platform: Platform::parse(&t.platform)?,
+                ..Default::default()
+            };
+            palisade_vuln::image::open_path(image, &options)?
+        }
+        (None, None) => anyhow::bail!("nothing to scan: give an image, --rootfs or --sbom"),
+    };
+    Ok(palisade_vuln::catalog::catalog(&fs)?)
+}
+
+fn open_output(path: Option<&Path>) -> anyhow::Result<Box<dyn std::io::Write>> {
+    Ok(match path {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    })
+}
+
+fn write_sbom(
+    sbom: &palisade_vuln::catalog::Sbom,
+    format: palisade_vuln::sbom::Format,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    let options = palisade_vuln::sbom::WriteOptions {
+        tool: "palisade".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        ..Default::default()
+    };
+    writeln!(
+        out,
+        "{}",
+        palisade_vuln::sbom::write(sbom, format, &options)
+    )?;
+    Ok(())
+}
+
+pub(crate) fn sbom(a: SbomArgs) -> anyhow::Result<Outcome> {
+    let sbom = catalog(&a.target)?;
+    let mut out = open_output(a.output.as_deref())?;
+    let format = match a.format {
+        SbomFormat::Cyclonedx => palisade_vuln::sbom::Format::CycloneDx,
+        SbomFormat::Spdx => palisade_vuln::sbom::Format::Spdx,
+    };
+    write_sbom(&sbom, format, &mut out)?;
+    out.flush()?;
+    Ok(Outcome::Clean)
+}
+
+pub(crate) fn image(cmd: ImageCommand, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let ImageCommand::Scan(a) = cmd;
+    let dir = db_dir(global)?;
+    let db = Database::open(&dir).context("import advisories with `palisade db import PATH...`")?;
+    let sbom = catalog(&a.target)?;
+    let report = palisade_vuln::scan::scan_sbom_with(
+        &sbom,
+        &db,
+        palisade_vuln::scan::ScanOptions::default(),
+    );
+    let mut out = open_output(a.output.as_deref())?;
+    match a.format {
+        ScanFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        ScanFormat::Cyclonedx => {
+            write_sbom(&sbom, palisade_vuln::sbom::Format::CycloneDx, &mut out)?
+        }
+        ScanFormat::Spdx => write_sbom(&sbom, palisade_vuln::sbom::Format::Spdx, &mut out)?,
+        ScanFormat::Table => {
+            writeln!(
+                out,
+                "{}: {} packages, {} vulnerabilities",
+                report.artifact.name,
+                report.packages.len(),
+                report.vulnerabilities.len()
+            )?;
+            for v in &report.vulnerabilities {
+                writeln!(
+                    out,
+                    "{:<8} {:<22} {}@{}  {}",
+                    v.severity.map_or("unknown", |s| s.as_str()),
+                    v.id,
+                    v.package.name,
+                    v.package.version,
+                    v.remediation
+                )?;
+            }
+        }
+    }
+    out.flush()?;
+    let failed = a.fail_on.is_some_and(|t| {
+        report
+            .vulnerabilities
+            .iter()
+            .any(|v| v.severity.is_some_and(|s| s >= t))
+    });
+    Ok(if failed {
+        Outcome::Failed
+    } else {
+        Outcome::Clean
+    })
+}
+
+pub(crate) fn db(cmd: DbCommand, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let dir = db_dir(global)?;
+    match cmd {
+        DbCommand::Import(a) => {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let r = Database::import(&dir, &a.paths)?;
+            for s in &r.sources {
+                eprintln!("{}: {} ({:?})", s.name, s.input.display(), s.format);
+            }
+            println!(
+                "{}: {} advisories, {} bytes",
+                r.path.display(),
+                r.advisories,
+                r.size
+            );
+            Ok(Outcome::Clean)
+        }
+        DbCommand::Status(a) => {
+            let s = palisade_vuln::db::status(&dir)
+                .context("import advisories with `palisade db import PATH...`")?;
+            match a.format {
+                StatusFormat::Json => println!("{}", serde_json::to_string_pretty(&s)?),
+                StatusFormat::Table => {
+                    println!(
+                        "{} (format {}, {} bytes): {} advisories for {} packages, {} KEV entries, {} EPSS scores",
+                        s.path.display(),
+                        s.format_version,
+                        s.size,
+                        s.advisories,
+                        s.packages,
+                        s.kev_entries,
+                        s.epss_scores
+                    );
+                    for src in &s.sources {
+                        println!("  {}", serde_json::to_string(src)?);
+                    }
+                }
+            }
+            Ok(Outcome::Clean)
+        }
+    }
+}
