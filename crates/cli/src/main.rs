@@ -51,7 +51,7 @@ enum Command {
     Image(cmd::image::ImageCommand),
     /// Writes the SBOM (CycloneDX 1.6 or SPDX 2.3 JSON) of an image, root filesystem or SBOM.
     Sbom(cmd::image::SbomArgs),
-    /// The local vulnerability database (import, status).
+    /// The local vulnerability database (import, update, status).
     #[command(subcommand)]
     Db(cmd::image::DbCommand),
     /// Runtime threat detection: Kubernetes audit events through Falco-compatible rules.
@@ -84,7 +84,7 @@ fn main() -> ExitCode {
         Command::Posture(c) => cmd::posture::run(c, &cli.global),
         Command::Runtime(c) => cmd::runtime::run(c),
         Command::Image(c) => cmd::image::image(c, &cli.global),
-        Command::Sbom(a) => cmd::image::sbom(a),
+        Command::Sbom(a) => cmd::image::sbom(a, &cli.global),
         Command::Db(c) => cmd::image::db(c, &cli.global),
         Command::Token(c) => cmd::platform::token(c, &cli.global),
     };

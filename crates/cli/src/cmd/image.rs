@@ -30,9 +30,14 @@ pub(crate) enum ImageCommand {
 /// What to scan.
 #[derive(Debug, Args)]
 pub(crate) struct Target {
-    /// OCI image layout directory or `docker save` / OCI archive (tar, tar.gz).
+    /// OCI image layout directory, `docker save` / OCI archive (tar, tar.gz), or, when no such
+    /// path exists, a registry reference (`registry.example.com/team/app:1.2`, `alpine:3.20`);
+    /// registry credentials come from the docker config.json.
     #[arg(required_unless_present_any = ["rootfs", "sbom"], conflicts_with_all = ["rootfs", "sbom"], value_name = "IMAGE")]
     image: Option<PathBuf>,
+    /// Speak plain HTTP to the registry (loopback registries only).
+    #[arg(long)]
+    insecure_registry: bool,
     /// A root filesystem directory (an unpacked image or a node's `/`).
     #[arg(long, conflicts_with = "sbom", value_name = "DIR")]
     rootfs: Option<PathBuf>,
@@ -95,8 +100,22 @@ pub(crate) enum DbCommand {
     /// catalogue, EPSS CSV. The format of each path is recognised; a source imported again
     /// replaces its earlier version.
     Import(DbImportArgs),
+    /// Downloads advisory data from its upstream sources, or from a mirror laid out the same
+    /// way (`--mirror DIR|URL`, for air-gapped sites), and imports it.
+    Update(DbUpdateArgs),
     /// Shows the database: sources, counts and ages.
     Status(DbStatusArgs),
+}
+
+/// `db update`.
+#[derive(Debug, Args)]
+pub(crate) struct DbUpdateArgs {
+    /// A directory or http(s) URL mirroring the upstream feeds.
+    #[arg(long, value_name = "DIR|URL")]
+    mirror: Option<String>,
+    /// Sources to fetch (`osv:<Ecosystem>`, `alpine:<branch>`, `kev`, `epss`); default: all.
+    #[arg(long = "source", value_name = "SOURCE")]
+    sources: Vec<String>,
 }
 
 /// `db import`.
@@ -125,7 +144,7 @@ fn db_dir(global: &GlobalArgs) -> anyhow::Result<PathBuf> {
     Ok(global.data_dir()?.join("vulndb"))
 }
 
-fn catalog(t: &Target) -> anyhow::Result<palisade_vuln::catalog::Sbom> {
+fn catalog(t: &Target, global: &GlobalArgs) -> anyhow::Result<palisade_vuln::catalog::Sbom> {
     if let Some(path) = &t.sbom {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -138,11 +157,44 @@ fn catalog(t: &Target) -> anyhow::Result<palisade_vuln::catalog::Sbom> {
                 platform: Platform::parse(&t.platform)?,
                 ..Default::default()
             };
-            palisade_vuln::image::open_path(image, &options)?
+            if image.exists() {
+                palisade_vuln::image::open_path(image, &options)?
+            } else {
+                let reference = image.to_string_lossy().into_owned();
+                pull(&reference, t.insecure_registry, &options, global)?
+            }
         }
         (None, None) => anyhow::bail!("nothing to scan: give an image, --rootfs or --sbom"),
     };
     Ok(palisade_vuln::catalog::catalog(&fs)?)
+}
+
+/// Reads an image from its registry; layers are cached by digest under the data directory.
+fn pull(
+    reference: &str,
+    insecure: bool,
+    options: &ImageOptions,
+    global: &GlobalArgs,
+) -> anyhow::Result<palisade_vuln::image::Filesystem> {
+    use palisade_vuln::registry;
+    let parsed = registry::Reference::parse(reference)?;
+    let mut opts = registry::RegistryOptions {
+        insecure,
+        ..Default::default()
+    };
+    if let Some(cfg) = registry::docker_config_path().filter(|p| p.exists())
+        && let Some(c) = registry::credentials_from_docker_config(&cfg, &parsed.registry)?
+    {
+        opts.credentials = c;
+    }
+    let cache = palisade_vuln::image::BlobCache::new(global.data_dir()?.join("cache/blobs"));
+    eprintln!("pulling {reference}...");
+    Ok(registry::open_registry_image(
+        reference,
+        opts,
+        Some(cache),
+        options,
+    )?)
 }
 
 fn open_output(path: Option<&Path>) -> anyhow::Result<Box<dyn std::io::Write>> {
@@ -172,8 +224,8 @@ fn write_sbom(
     Ok(())
 }
 
-pub(crate) fn sbom(a: SbomArgs) -> anyhow::Result<Outcome> {
-    let sbom = catalog(&a.target)?;
+pub(crate) fn sbom(a: SbomArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let sbom = catalog(&a.target, global)?;
     let mut out = open_output(a.output.as_deref())?;
     let format = match a.format {
         SbomFormat::Cyclonedx => palisade_vuln::sbom::Format::CycloneDx,
@@ -188,7 +240,7 @@ pub(crate) fn image(cmd: ImageCommand, global: &GlobalArgs) -> anyhow::Result<Ou
     let ImageCommand::Scan(a) = cmd;
     let dir = db_dir(global)?;
     let db = Database::open(&dir).context("import advisories with `palisade db import PATH...`")?;
-    let sbom = catalog(&a.target)?;
+    let sbom = catalog(&a.target, global)?;
     let report = palisade_vuln::scan::scan_sbom_with(
         &sbom,
         &db,
@@ -256,6 +308,32 @@ pub(crate) fn db(cmd: DbCommand, global: &GlobalArgs) -> anyhow::Result<Outcome>
                 r.size
             );
             Ok(Outcome::Clean)
+        }
+        DbCommand::Update(a) => {
+            let sources = if a.sources.is_empty() {
+                palisade_vuln::db::Source::defaults()
+            } else {
+                a.sources
+                    .iter()
+                    .map(|s| palisade_vuln::db::Source::parse(s))
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            let mirror = a.mirror.as_deref().map(palisade_vuln::db::Mirror::parse);
+            let r = palisade_vuln::db::update(&dir, &sources, mirror.as_ref())?;
+            for f in &r.failed {
+                eprintln!("warning: not updated: {f}");
+            }
+            println!(
+                "{}: {} advisories, {} bytes",
+                r.path.display(),
+                r.advisories,
+                r.size
+            );
+            Ok(if r.failed.is_empty() {
+                Outcome::Clean
+            } else {
+                Outcome::Errors
+            })
         }
         DbCommand::Status(a) => {
             let s = palisade_vuln::db::status(&dir)

@@ -76,3 +76,50 @@ fn rootfs_packages_are_matched_against_imported_advisories() {
         "{bom}"
     );
 }
+
+#[test]
+fn db_update_reads_an_air_gapped_mirror_directory() {
+    let Some(kev) =
+        palisade_testkit::corpus("vuln/osv/cisa-kev/known_exploited_vulnerabilities.json")
+    else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let mirror = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(mirror.path().join("kev")).unwrap();
+    std::fs::copy(
+        &kev,
+        mirror
+            .path()
+            .join("kev/known_exploited_vulnerabilities.json"),
+    )
+    .unwrap();
+    let m = mirror.path().to_str().unwrap();
+    let out = run(
+        data.path(),
+        &["db", "update", "--mirror", m, "--source", "kev"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(data.path(), &["db", "status", "--format", "json"]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(status["kev_entries"].as_u64().unwrap() > 1000, "{status}");
+    // a mirror without the file: named, exit 2
+    let empty = tempfile::tempdir().unwrap();
+    let out = run(
+        data.path(),
+        &[
+            "db",
+            "update",
+            "--mirror",
+            empty.path().to_str().unwrap(),
+            "--source",
+            "kev",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("known_exploited_vulnerabilities.json"));
+}
