@@ -32,6 +32,18 @@ fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) ->
     (status, body)
 }
 
+/// Kills the server if the test fails before stopping it.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 #[test]
 fn up_serves_the_api_with_tokens_and_stops_on_sigterm() {
     let Some(corpus) = palisade_testkit::corpus(
@@ -44,7 +56,7 @@ fn up_serves_the_api_with_tokens_and_stops_on_sigterm() {
     std::fs::create_dir_all(host.path().join("var/lib/dpkg")).unwrap();
     std::fs::copy(&corpus, host.path().join("var/lib/dpkg/status")).unwrap();
     let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+    let child = Command::new(env!("CARGO_BIN_EXE_palisade"))
         .args([
             "up",
             "--plain-http",
@@ -59,7 +71,8 @@ fn up_serves_the_api_with_tokens_and_stops_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut child = Running(child);
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
     let (mut admin, mut port) = (String::new(), 0u16);
     let mut line = String::new();
     while port == 0 {
@@ -131,7 +144,7 @@ fn up_serves_the_api_with_tokens_and_stops_on_sigterm() {
         403
     );
 
-    let pid = child.id().to_string();
+    let pid = child.0.id().to_string();
     assert!(
         Command::new("kill")
             .args(["-TERM", &pid])
@@ -139,7 +152,7 @@ fn up_serves_the_api_with_tokens_and_stops_on_sigterm() {
             .unwrap()
             .success()
     );
-    let status = child.wait().unwrap();
+    let status = child.0.wait().unwrap();
     let mut rest = String::new();
     stderr.read_to_string(&mut rest).unwrap();
     assert!(status.success(), "{rest}");
