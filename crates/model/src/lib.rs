@@ -15,6 +15,7 @@ mod finding;
 pub mod mitre;
 mod resource;
 mod severity;
+pub mod time;
 
 pub use finding::Finding;
 pub use resource::{Location, ResourceRef};

@@ -2,7 +2,7 @@
 //! and root filesystems against the local advisory database under the data directory.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
@@ -11,6 +11,7 @@ use palisade_vuln::db::Database;
 use palisade_vuln::image::{ImageOptions, Platform};
 
 use crate::Outcome;
+use crate::report::Output;
 use crate::settings::GlobalArgs;
 
 /// Images.
@@ -197,15 +198,6 @@ fn pull(
     )?)
 }
 
-fn open_output(path: Option<&Path>) -> anyhow::Result<Box<dyn std::io::Write>> {
-    Ok(match path {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    })
-}
-
 fn write_sbom(
     sbom: &palisade_vuln::catalog::Sbom,
     format: palisade_vuln::sbom::Format,
@@ -226,13 +218,13 @@ fn write_sbom(
 
 pub(crate) fn sbom(a: SbomArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let sbom = catalog(&a.target, global)?;
-    let mut out = open_output(a.output.as_deref())?;
+    let mut out = Output::open(a.output.as_deref())?;
     let format = match a.format {
         SbomFormat::Cyclonedx => palisade_vuln::sbom::Format::CycloneDx,
         SbomFormat::Spdx => palisade_vuln::sbom::Format::Spdx,
     };
     write_sbom(&sbom, format, &mut out)?;
-    out.flush()?;
+    out.finish()?;
     Ok(Outcome::Clean)
 }
 
@@ -246,7 +238,7 @@ pub(crate) fn image(cmd: ImageCommand, global: &GlobalArgs) -> anyhow::Result<Ou
         &db,
         palisade_vuln::scan::ScanOptions::default(),
     );
-    let mut out = open_output(a.output.as_deref())?;
+    let mut out = Output::open(a.output.as_deref())?;
     match a.format {
         ScanFormat::Json => {
             serde_json::to_writer_pretty(&mut out, &report)?;
@@ -277,7 +269,7 @@ pub(crate) fn image(cmd: ImageCommand, global: &GlobalArgs) -> anyhow::Result<Ou
             }
         }
     }
-    out.flush()?;
+    out.finish()?;
     let failed = a.fail_on.is_some_and(|t| {
         report
             .vulnerabilities

@@ -82,18 +82,10 @@ impl From<RoleArg> for palisade_server::Role {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
 pub(crate) fn token(cmd: TokenCommand, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let TokenCommand::Create(a) = cmd;
     let dir = global.data_dir()?;
-    let token = runtime()?.block_on(async {
+    let token = crate::settings::runtime()?.block_on(async {
         let store = SqliteStore::open(&dir).await?;
         anyhow::Ok(palisade_server::create_token(&store, a.role.into(), &a.label).await?)
     })?;
@@ -103,7 +95,7 @@ pub(crate) fn token(cmd: TokenCommand, global: &GlobalArgs) -> anyhow::Result<Ou
 
 pub(crate) fn up(a: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let dir = global.data_dir()?;
-    let rt = runtime()?;
+    let rt = crate::settings::runtime()?;
     let result = rt.block_on(async move {
         let store = SqliteStore::open(&dir).await?;
         // First start: an admin token, shown once.

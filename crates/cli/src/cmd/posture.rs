@@ -253,7 +253,7 @@ fn save_scan(
         .context("cannot start the async runtime")?;
     rt.block_on(async {
         let store = palisade_store::SqliteStore::open(&dir).await?;
-        let now = crate::settings::now_rfc3339();
+        let now = palisade_model::time::now_rfc3339();
         Ok(store.record_scan(name, &digests, findings, &now).await?)
     })
 }
@@ -261,11 +261,7 @@ fn save_scan(
 /// Lists the live cluster and adds its objects to the loaded inventory; returns its id.
 fn load_cluster(a: &ScanArgs, loaded: &mut LoadReport) -> anyhow::Result<String> {
     let config = live_config(a);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = crate::settings::runtime()?;
     let (cluster, inventory, warnings) = rt.block_on(async {
         let cluster = palisade_inventory::live::connect(&config).await?;
         eprintln!("listing cluster {} ({})...", cluster.name, cluster.server);
@@ -345,11 +341,7 @@ fn scan_watching(
     global: &GlobalArgs,
     interval: std::time::Duration,
 ) -> anyhow::Result<Outcome> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = crate::settings::runtime()?;
     let cluster = rt.block_on(palisade_inventory::live::connect(&live_config(a)))?;
     eprintln!("watching cluster {} ({})...", cluster.name, cluster.server);
     // The watches run on the runtime's worker threads while this thread scans.

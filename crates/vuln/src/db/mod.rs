@@ -235,33 +235,11 @@ pub fn signature_path(db_file: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Current time in Unix seconds.
-pub(crate) fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+pub(crate) use palisade_model::time::unix_now as now;
 
 /// Formats Unix seconds as RFC 3339 UTC (`2025-08-25T12:00:00Z`).
 pub fn format_time(secs: u64) -> String {
-    // Civil-from-days (H. Hinnant): one conversion does not justify a date crate.
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    palisade_model::time::rfc3339(secs)
 }
 
 /// Positional reads of the database file.
