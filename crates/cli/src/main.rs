@@ -21,9 +21,12 @@ use crate::settings::GlobalArgs;
 
 /// palisade: self-hosted container security for Kubernetes clusters and offline files.
 ///
-/// Posture management, Pod Security Standards dry-runs and Gatekeeper policies, from manifest
-/// files or a live cluster. Every command prints machine-readable output with `--format json`
-/// and uses stable exit codes: 0 ok, 1 findings at or above `--fail-on`, 2 errors.
+/// Posture management (hardening checks, Pod Security Standards, Gatekeeper policies) from
+/// manifest files or a live cluster; vulnerability assessment of images, registries, root
+/// filesystems and SBOMs against an offline advisory database; threat detection over
+/// Kubernetes audit events; and `palisade up`, the platform with its API and dashboard.
+/// Every command prints machine-readable output with `--format json` and uses stable exit
+/// codes: 0 ok, 1 findings at or above `--fail-on` (or a failed verification), 2 errors.
 #[derive(Debug, Parser)]
 #[command(
     name = "palisade",
@@ -54,6 +57,17 @@ enum Command {
     /// The local vulnerability database (import, update, status).
     #[command(subcommand)]
     Db(cmd::image::DbCommand),
+    /// Stored vulnerability reports: rescans against the current database.
+    #[command(subcommand)]
+    Vuln(cmd::vuln::VulnCommand),
+    /// Registries: scan every new image digest of a registry or repository.
+    #[command(subcommand)]
+    Registry(cmd::vuln::RegistryCommand),
+    /// Verifies a signed scan report (DSSE envelope from `image scan --sign`).
+    Verify(cmd::vuln::VerifyArgs),
+    /// Signing keys for scan reports and database bundles.
+    #[command(subcommand)]
+    Key(cmd::vuln::KeyCommand),
     /// Runtime threat detection: Kubernetes audit events through Falco-compatible rules.
     #[command(subcommand)]
     Runtime(cmd::runtime::RuntimeCommand),
@@ -86,6 +100,10 @@ fn main() -> ExitCode {
         Command::Image(c) => cmd::image::image(c, &cli.global),
         Command::Sbom(a) => cmd::image::sbom(a, &cli.global),
         Command::Db(c) => cmd::image::db(c, &cli.global),
+        Command::Vuln(c) => cmd::vuln::vuln(c, &cli.global),
+        Command::Registry(c) => cmd::vuln::registry_cmd(c, &cli.global),
+        Command::Verify(a) => cmd::vuln::verify(a),
+        Command::Key(c) => cmd::vuln::key(c),
         Command::Token(c) => cmd::platform::token(c, &cli.global),
     };
     match result {

@@ -64,6 +64,17 @@ pub(crate) struct ScanArgs {
     /// Write the report to this file instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Sign the report with this Ed25519 private key (`palisade key generate`) and write the
+    /// DSSE envelope (an in-toto statement about the image digest) to --attestation.
+    #[arg(long, requires = "attestation", value_name = "KEY")]
+    sign: Option<PathBuf>,
+    /// Where --sign writes the envelope (`palisade verify --key PUB FILE` checks it).
+    #[arg(long, requires = "sign", value_name = "FILE")]
+    attestation: Option<PathBuf>,
+    /// Do not keep the report and SBOM in the store (by default they are kept by image
+    /// digest for `vuln rescan` and the dashboard).
+    #[arg(long)]
+    no_store: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -232,12 +243,43 @@ pub(crate) fn image(cmd: ImageCommand, global: &GlobalArgs) -> anyhow::Result<Ou
     let ImageCommand::Scan(a) = cmd;
     let dir = db_dir(global)?;
     let db = Database::open(&dir).context("import advisories with `palisade db import PATH...`")?;
+    let sign_key = match &a.sign {
+        Some(path) => Some(palisade_vuln::keys::SigningKey::from_file(path)?),
+        None => None,
+    };
     let sbom = catalog(&a.target, global)?;
     let report = palisade_vuln::scan::scan_sbom_with(
         &sbom,
         &db,
-        palisade_vuln::scan::ScanOptions::default(),
+        palisade_vuln::scan::ScanOptions {
+            epss: Some(db.epss()),
+        },
     );
+    if let (Some(key), Some(path)) = (&sign_key, &a.attestation) {
+        let digest = report.artifact.digest.clone().unwrap_or_else(|| {
+            format!(
+                "sha256:{}",
+                palisade_vuln::image::Digest::of(&serde_json::to_vec(&sbom).unwrap_or_default())
+                    .hex()
+            )
+        });
+        let envelope = palisade_vuln::attest::sign_report(&report, Some(&digest), key)?;
+        let mut f = Output::open(Some(path))?;
+        serde_json::to_writer(&mut f, &envelope)?;
+        writeln!(f)?;
+        f.finish()?;
+        eprintln!("signed attestation: {}", path.display());
+    }
+    if !a.no_store {
+        let (fallback, reference) = stored_names(&a.target, &report);
+        let key = crate::cmd::vuln::storage_key(&report, &fallback);
+        let record = crate::cmd::vuln::image_report(key, reference, &sbom, &report)?;
+        crate::settings::runtime()?.block_on(async {
+            let store = crate::cmd::vuln::open_store(global).await?;
+            palisade_store::PlatformStore::put_image_report(&store, &record).await?;
+            anyhow::Ok(())
+        })?;
+    }
     let mut out = Output::open(a.output.as_deref())?;
     match a.format {
         ScanFormat::Json => {
@@ -281,6 +323,35 @@ pub(crate) fn image(cmd: ImageCommand, global: &GlobalArgs) -> anyhow::Result<Ou
     } else {
         Outcome::Clean
     })
+}
+
+/// The key a report without an image digest is stored under, and the reference shown.
+fn stored_names(t: &Target, report: &palisade_vuln::scan::VulnReport) -> (String, String) {
+    let absolute = |p: &std::path::Path| {
+        std::fs::canonicalize(p)
+            .unwrap_or_else(|_| p.to_owned())
+            .display()
+            .to_string()
+    };
+    match (&t.image, &t.rootfs, &t.sbom) {
+        (_, Some(dir), _) => {
+            let d = absolute(dir);
+            (format!("rootfs:{d}"), format!("root filesystem {d}"))
+        }
+        (_, _, Some(file)) => {
+            let f = absolute(file);
+            (format!("sbom:{f}"), report.artifact.name.clone())
+        }
+        (Some(image), _, _) => {
+            let name = if image.exists() {
+                absolute(image)
+            } else {
+                image.display().to_string()
+            };
+            (format!("image:{name}"), name)
+        }
+        (None, None, None) => (String::from("unknown"), report.artifact.name.clone()),
+    }
 }
 
 pub(crate) fn db(cmd: DbCommand, global: &GlobalArgs) -> anyhow::Result<Outcome> {

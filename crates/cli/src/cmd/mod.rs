@@ -4,3 +4,4 @@ pub(crate) mod image;
 pub(crate) mod platform;
 pub(crate) mod posture;
 pub(crate) mod runtime;
+pub(crate) mod vuln;

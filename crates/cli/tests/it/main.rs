@@ -10,6 +10,7 @@ mod image;
 mod platform;
 mod posture;
 mod runtime;
+mod vuln;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,311 @@
+//! Stored reports end to end: images built with `umoci`, pushed with `skopeo` into a real
+//! `docker-registry`, scanned by `registry scan` (only new digests), re-matched by
+//! `vuln rescan` after the database changes, and signed reports checked by `verify`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use palisade_testkit::tools::{Registry, require};
+
+fn run(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(args)
+        .env("PALISADE_DATA_DIR", data)
+        .env_remove("PALISADE_LOG")
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+fn tool(bin: &Path, args: &[&str]) {
+    let out = Command::new(bin).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{} {args:?}: {}",
+        bin.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An OCI layout image `tag` whose root filesystem holds Jinja2 at `version`.
+fn build_image(umoci: &Path, layout: &Path, work: &Path, tag: &str, version: &str) {
+    let image = format!("{}:{tag}", layout.display());
+    if !layout.exists() {
+        tool(umoci, &["init", "--layout", layout.to_str().unwrap()]);
+    }
+    tool(umoci, &["new", "--image", &image]);
+    let bundle = work.join(format!("bundle-{tag}"));
+    tool(
+        umoci,
+        &["unpack", "--image", &image, bundle.to_str().unwrap()],
+    );
+    let meta = bundle.join(format!(
+        "rootfs/usr/lib/python3/dist-packages/Jinja2-{version}.dist-info"
+    ));
+    std::fs::create_dir_all(&meta).unwrap();
+    std::fs::write(
+        meta.join("METADATA"),
+        format!("Metadata-Version: 2.1\nName: Jinja2\nVersion: {version}\n"),
+    )
+    .unwrap();
+    tool(
+        umoci,
+        &["repack", "--image", &image, bundle.to_str().unwrap()],
+    );
+}
+
+#[test]
+fn registry_scan_stores_new_digests_and_rescan_reports_changes() {
+    let Some(pypa) = palisade_testkit::corpus("vuln/osv/pypa-advisory-database") else {
+        return;
+    };
+    let (Some(registry_bin), Some(umoci), Some(skopeo)) = (
+        require("docker-registry", "docker-registry"),
+        require("umoci", "umoci"),
+        require("skopeo", "skopeo"),
+    ) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let registry = Registry::start(&registry_bin, work.path()).unwrap();
+    let layout = work.path().join("layout");
+    build_image(&umoci, &layout, work.path(), "old", "2.10");
+    build_image(&umoci, &layout, work.path(), "new", "3.1.4");
+    for (tag, dest) in [
+        ("old", "team/app:1"),
+        ("new", "team/app:2"),
+        ("old", "base:latest"),
+    ] {
+        tool(
+            &skopeo,
+            &[
+                "copy",
+                "--dest-tls-verify=false",
+                &format!("oci:{}:{tag}", layout.display()),
+                &format!("docker://{}/{dest}", registry.host()),
+            ],
+        );
+    }
+
+    // Only a KEV-less PyPA database first: the old Jinja2 is vulnerable, the new one is not.
+    ok(&run(&data, &["db", "import", pypa.to_str().unwrap()]));
+    let host = registry.host();
+    let scan = ok(&run(
+        &data,
+        &[
+            "registry",
+            "scan",
+            &host,
+            "--insecure-registry",
+            "--jobs",
+            "2",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(scan["repositories"], 2, "{scan}");
+    assert_eq!(scan["tags"], 3, "{scan}");
+    // base:latest and team/app:1 are the same digest: whichever comes second may be scanned
+    // concurrently, so at least two and at most three scans, and nothing failed.
+    assert_eq!(scan["failed"], 0, "{scan}");
+    let images = scan["images"].as_array().unwrap();
+    let old = images
+        .iter()
+        .find(|i| i["reference"] == format!("{host}/team/app:1"))
+        .unwrap();
+    assert!(old["vulnerabilities"].as_u64().unwrap() > 0, "{old}");
+    let new = images
+        .iter()
+        .find(|i| i["reference"] == format!("{host}/team/app:2"))
+        .unwrap();
+    assert_eq!(new["status"], "scanned");
+    assert_ne!(old["digest"], new["digest"]);
+
+    // Again: every digest is known, nothing is pulled or scanned.
+    let again = ok(&run(
+        &data,
+        &[
+            "registry",
+            "scan",
+            &host,
+            "--insecure-registry",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(again["scanned"], 0, "{again}");
+    assert_eq!(again["unchanged"], 3, "{again}");
+
+    // Rescan without database changes: nothing new, nothing fixed.
+    let rescan = ok(&run(&data, &["vuln", "rescan", "--format", "json"]));
+    assert_eq!(rescan["images"], 2, "{rescan}");
+    assert_eq!(rescan["changed"].as_array().unwrap().len(), 0, "{rescan}");
+
+    // A new advisory affecting every Jinja2 before 9: both images have something new, and
+    // --fail-on-new turns that into exit 1.
+    let extra = work.path().join("extra");
+    std::fs::create_dir_all(&extra).unwrap();
+    std::fs::write(
+        extra.join("PALISADE-TEST-0001.json"),
+        serde_json::json!({
+            "schema_version": "1.6.0",
+            "id": "PALISADE-TEST-0001",
+            "modified": "2026-11-30T00:00:00Z",
+            "summary": "test advisory",
+            "affected": [{
+                "package": {"ecosystem": "PyPI", "name": "jinja2"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "9"}]}]
+            }]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    ok(&run(
+        &data,
+        &[
+            "db",
+            "import",
+            pypa.to_str().unwrap(),
+            extra.to_str().unwrap(),
+        ],
+    ));
+    let out = run(
+        &data,
+        &["vuln", "rescan", "--format", "json", "--fail-on-new"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rescan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rescan["images_with_new"], 2, "{rescan}");
+    for line in rescan["changed"].as_array().unwrap() {
+        assert_eq!(
+            line["new"],
+            serde_json::json!(["PALISADE-TEST-0001"]),
+            "{line}"
+        );
+    }
+    // The stored reports were updated: a second rescan has nothing new.
+    let rescan = ok(&run(&data, &["vuln", "rescan", "--format", "json"]));
+    assert_eq!(rescan["images_with_new"], 0, "{rescan}");
+}
+
+#[test]
+fn signed_reports_verify_and_tampering_is_caught() {
+    let Some(pypa) = palisade_testkit::corpus("vuln/osv/pypa-advisory-database") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let root = work.path().join("root");
+    let meta = root.join("usr/lib/python3/dist-packages/Jinja2-2.10.dist-info");
+    std::fs::create_dir_all(&meta).unwrap();
+    std::fs::write(meta.join("METADATA"), "Name: Jinja2\nVersion: 2.10\n").unwrap();
+    ok(&run(&data, &["db", "import", pypa.to_str().unwrap()]));
+    let prefix = work.path().join("signer");
+    ok(&run(&data, &["key", "generate", prefix.to_str().unwrap()]));
+    let key = work.path().join("signer.key");
+    let public = work.path().join("signer.pub");
+    // never overwrites a key
+    let again = run(&data, &["key", "generate", prefix.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2));
+
+    let envelope = work.path().join("report.dsse.json");
+    let out = run(
+        &data,
+        &[
+            "image",
+            "scan",
+            "--rootfs",
+            root.to_str().unwrap(),
+            "--format",
+            "json",
+            "--sign",
+            key.to_str().unwrap(),
+            "--attestation",
+            envelope.to_str().unwrap(),
+        ],
+    );
+    let report = ok(&out);
+    assert!(!report["vulnerabilities"].as_array().unwrap().is_empty());
+
+    let verified = ok(&run(
+        &data,
+        &[
+            "verify",
+            "--key",
+            public.to_str().unwrap(),
+            envelope.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(verified["verified"], true, "{verified}");
+    assert_eq!(
+        verified["vulnerabilities"].as_u64().unwrap() as usize,
+        report["vulnerabilities"].as_array().unwrap().len()
+    );
+    assert_eq!(
+        verified["predicate_type"].as_str().map(|s| s.is_empty()),
+        Some(false)
+    );
+
+    // Tamper with the payload: verification fails with exit 1.
+    let mut env: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&envelope).unwrap()).unwrap();
+    let payload = env["payload"].as_str().unwrap().to_owned();
+    let mut bytes = payload.into_bytes();
+    let mid = bytes.len() / 2;
+    bytes[mid] = if bytes[mid] == b'A' { b'B' } else { b'A' };
+    env["payload"] = serde_json::Value::String(String::from_utf8(bytes).unwrap());
+    let tampered = work.path().join("tampered.json");
+    std::fs::write(&tampered, env.to_string()).unwrap();
+    let out = run(
+        &data,
+        &[
+            "verify",
+            "--key",
+            public.to_str().unwrap(),
+            tampered.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("NOT verified"));
+
+    // Another key: not verified either.
+    let other = work.path().join("other");
+    ok(&run(&data, &["key", "generate", other.to_str().unwrap()]));
+    let out = run(
+        &data,
+        &[
+            "verify",
+            "--key",
+            work.path().join("other.pub").to_str().unwrap(),
+            envelope.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    // The scan was stored for rescans.
+    let rescan = ok(&run(&data, &["vuln", "rescan", "--format", "json"]));
+    assert_eq!(rescan["images"], 1, "{rescan}");
+}
