@@ -10,12 +10,13 @@
 //! | 2 | errors: unreadable or malformed input, bad arguments, failed connection |
 
 mod cmd;
+mod config;
 mod report;
 mod settings;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 use crate::settings::GlobalArgs;
 
@@ -91,12 +92,20 @@ pub(crate) enum Outcome {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    if let Err(e) = apply_config(&mut cli, &matches) {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
     settings::init_logging(&cli.global);
     let result = match cli.command {
         Command::Up(a) => cmd::platform::up(a, &cli.global),
         Command::Posture(c) => cmd::posture::run(c, &cli.global),
-        Command::Runtime(c) => cmd::runtime::run(c),
+        Command::Runtime(c) => cmd::runtime::run(c, &cli.global),
         Command::Image(c) => cmd::image::image(c, &cli.global),
         Command::Sbom(a) => cmd::image::sbom(a, &cli.global),
         Command::Db(c) => cmd::image::db(c, &cli.global),
@@ -115,6 +124,29 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Applies the configuration file under the environment and the flags (see `config`).
+fn apply_config(cli: &mut Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    let Some(path) = config::locate(cli.global.config.as_deref()) else {
+        return Ok(());
+    };
+    let file = config::load(&path)?;
+    let sub = matches.subcommand().map(|(_, m)| m);
+    let defaulted =
+        |id: &str| config::defaulted(matches, id) && sub.is_none_or(|m| config::defaulted(m, id));
+    if defaulted("data_dir") && file.data_dir.is_some() {
+        cli.global.data_dir = file.data_dir.clone();
+    }
+    if defaulted("log")
+        && let Some(log) = &file.log
+    {
+        cli.global.log = log.clone();
+    }
+    if let (Command::Up(a), Some(m)) = (&mut cli.command, sub) {
+        a.apply_file(&file.up, m)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

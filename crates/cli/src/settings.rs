@@ -19,6 +19,11 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true, env = ENV_DATA_DIR, hide_env_values = true, value_name = "DIR")]
     pub(crate) data_dir: Option<PathBuf>,
 
+    /// Configuration file (TOML; see `palisade up --help`). Default:
+    /// ~/.config/palisade/config.toml when it exists. Flags and PALISADE_* variables win.
+    #[arg(long, global = true, env = crate::config::ENV_CONFIG, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+
     /// Log filter for messages on stderr (error, warn, info, debug, trace).
     #[arg(long, global = true, env = ENV_LOG, hide_env_values = true, default_value = "warn", value_name = "FILTER")]
     pub(crate) log: String,

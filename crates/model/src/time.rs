@@ -36,9 +36,83 @@ pub fn rfc3339(unix_secs: u64) -> String {
     )
 }
 
+/// Parses an RFC 3339 UTC timestamp as written by [`rfc3339`] (`Z` or a numeric offset;
+/// fractional seconds are dropped) into seconds since the Unix epoch.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        o if o.len() == 6
+            && o.is_ascii()
+            && (o.starts_with('+') || o.starts_with('-'))
+            && &o[3..4] == ":" =>
+        {
+            let h: i64 = o[1..3].parse().ok()?;
+            let m: i64 = o[4..6].parse().ok()?;
+            let v = h * 3600 + m * 60;
+            if o.starts_with('-') { -v } else { v }
+        }
+        _ => return None,
+    };
+    // days from civil (H. Hinnant)
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::rfc3339;
+    use super::{parse_rfc3339, rfc3339};
+
+    #[test]
+    fn parses_what_it_formats_and_offsets() {
+        for t in [
+            0u64,
+            951_782_400,
+            1_756_123_456,
+            1_767_323_045,
+            1_795_392_245,
+        ] {
+            assert_eq!(parse_rfc3339(&rfc3339(t)), i64::try_from(t).ok());
+        }
+        assert_eq!(
+            parse_rfc3339("2026-01-02T04:04:05.123456+01:00"),
+            Some(1_767_323_045)
+        );
+        assert_eq!(parse_rfc3339("2026-01-02T03:04:05"), None);
+        assert_eq!(parse_rfc3339("2026-13-02T03:04:05Z"), None);
+        assert_eq!(parse_rfc3339("not a time at all!!"), None);
+        assert_eq!(parse_rfc3339("2026-01-02T03:04:05+0\u{e9}00"), None);
+    }
 
     #[test]
     fn formats_known_instants() {

@@ -124,6 +124,12 @@ pub(crate) fn routes<S: Backend>() -> Vec<RouteDef<S>> {
         ),
         route(Method::GET, "/api/v1/coverage", false, get(coverage::<S>)),
         route(
+            Method::POST,
+            crate::AUDIT_WEBHOOK_PATH,
+            false,
+            post(audit_webhook::<S>),
+        ),
+        route(
             Method::GET,
             "/api/v1/settings",
             false,
@@ -404,6 +410,57 @@ async fn put_settings<S: Backend>(
     app.store.put_setting(views::SETTINGS_KEY, &value).await?;
     tracing::info!(by = %principal.actor(), "Settings changed");
     ok(settings)
+}
+
+/// Records alerts from the audit receiver, each with its export items; failures are logged
+/// (the analyzer has already moved on, so they cannot be retried from here).
+pub(crate) async fn record_audit_alerts<S: Backend>(
+    app: &AppState<S>,
+    alerts: &[palisade_store::NewAlert],
+) -> usize {
+    let sinks: Vec<&str> = app
+        .audit
+        .as_ref()
+        .map(|a| a.sinks().iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    let mut recorded = 0;
+    for alert in alerts {
+        match app.store.record_alert_with_exports(alert, &sinks).await {
+            Ok(_) => recorded += 1,
+            Err(e) => {
+                tracing::error!(error = %e, alert_type = %alert.alert_type, "Cannot record an alert")
+            }
+        }
+    }
+    recorded
+}
+
+async fn audit_webhook<S: Backend>(
+    State(app): State<AppState<S>>,
+    Extension(principal): Extension<Principal>,
+    body: Body,
+) -> ApiResult {
+    if !matches!(
+        principal.token.role,
+        palisade_store::Role::Admin | palisade_store::Role::Sensor
+    ) {
+        return Err(ApiError::Forbidden(
+            "posting audit events needs a sensor or admin token".into(),
+        ));
+    }
+    let Some(receiver) = app.audit.clone() else {
+        return Err(ApiError::NotFound(
+            "the audit webhook is not enabled on this server".into(),
+        ));
+    };
+    let bytes = read_body(body, app.config.audit_body_limit).await?;
+    let (alerts, mut outcome) =
+        tokio::task::spawn_blocking(move || receiver.process(&bytes, "audit webhook"))
+            .await
+            .map_err(|e| ApiError::Internal(format!("audit analysis failed: {e}")))?;
+    outcome.alerts = record_audit_alerts(&app, &alerts).await;
+    app.metrics.audit_events(outcome.events);
+    ok(outcome)
 }
 
 #[cfg(test)]

@@ -154,6 +154,12 @@ pub(crate) async fn require_token<S: Backend>(
     let principal = authenticate(&app.store, request.headers())
         .await?
         .ok_or(ApiError::Unauthorized)?;
+    // A sensor token only posts events: nothing else, not even reads.
+    if principal.token.role == Role::Sensor && request.uri().path() != crate::AUDIT_WEBHOOK_PATH {
+        return Err(ApiError::Forbidden(
+            "a sensor token may only post events".into(),
+        ));
+    }
     let safe = matches!(*request.method(), Method::GET | Method::HEAD);
     if principal.via_cookie && !safe {
         let given = request

@@ -24,9 +24,11 @@
 //!   through hyper-util's graceful watcher.
 
 mod api;
+mod audit;
 mod auth;
 mod dashboard;
 mod error;
+pub mod exports;
 mod html;
 mod metrics;
 mod query;
@@ -51,6 +53,7 @@ pub use palisade_store::Role;
 use palisade_store::{PlatformStore, Store};
 use tokio::net::TcpListener;
 
+pub use audit::{AUDIT_WEBHOOK_PATH, AuditReceiver, BatchOutcome, DEFAULT_AUDIT_BODY_LIMIT};
 pub use auth::{create_token, hash_token};
 
 /// The OpenAPI 3.1 document of the REST API, served at `/api/v1/openapi.json`.
@@ -94,6 +97,8 @@ pub struct Config {
     pub hostnames: Vec<String>,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Largest accepted audit webhook batch, in bytes.
+    pub audit_body_limit: usize,
 }
 
 impl Config {
@@ -104,6 +109,7 @@ impl Config {
             tls: TlsMode::SelfSigned,
             hostnames: Vec::new(),
             body_limit: DEFAULT_BODY_LIMIT,
+            audit_body_limit: DEFAULT_AUDIT_BODY_LIMIT,
         }
     }
 }
@@ -161,6 +167,8 @@ pub(crate) struct App<S> {
     pub(crate) metrics: metrics::Metrics,
     /// Whether connections are TLS (cookies and HSTS follow).
     pub(crate) tls: bool,
+    /// The audit webhook receiver, when enabled.
+    pub(crate) audit: Option<AuditReceiver>,
 }
 
 /// Handler state.
@@ -201,12 +209,22 @@ impl<S: Backend> Server<S> {
             config,
             metrics: metrics::Metrics::default(),
             tls: tls.is_some(),
+            audit: None,
         });
         Ok(Server {
             app,
             tls,
             cert_path,
         })
+    }
+
+    /// Enables the audit webhook (`POST /api/v1/audit/webhook`) with this receiver;
+    /// without it the route answers 404.
+    pub fn with_audit(mut self, receiver: AuditReceiver) -> Server<S> {
+        if let Some(app) = Arc::get_mut(&mut self.app) {
+            app.audit = Some(receiver);
+        }
+        self
     }
 
     /// The certificate the server presents (PEM file), if it speaks TLS.
@@ -230,6 +248,19 @@ impl<S: Backend> Server<S> {
             return Err(Error::PlainNotLoopback(local));
         }
         let router = self.router();
+        let ticker = self.app.audit.clone().map(|receiver| {
+            let app = self.app.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_secs(5));
+                loop {
+                    every.tick().await;
+                    let r = receiver.clone();
+                    if let Ok(alerts) = tokio::task::spawn_blocking(move || r.tick()).await {
+                        api::record_audit_alerts(&app, &alerts).await;
+                    }
+                }
+            })
+        });
         let acceptor = self.tls.clone().map(tokio_rustls::TlsAcceptor::from);
         let graceful = GracefulShutdown::new();
         tracing::info!(address = %local, tls = acceptor.is_some(), "Palisade server listening");
@@ -282,6 +313,9 @@ impl<S: Backend> Server<S> {
                     tracing::debug!(%peer, error = %e, "Connection ended with an error");
                 }
             });
+        }
+        if let Some(t) = ticker {
+            t.abort();
         }
         tracing::info!("Shutting down, draining open connections");
         tokio::select! {
@@ -353,7 +387,11 @@ async fn limit_body<S: Backend>(
     request: Request,
     next: Next,
 ) -> Response {
-    let limit = app.config.body_limit;
+    let limit = if request.uri().path() == AUDIT_WEBHOOK_PATH && app.audit.is_some() {
+        app.config.audit_body_limit
+    } else {
+        app.config.body_limit
+    };
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)

@@ -10,7 +10,8 @@
 //! - `palisade_http_requests_total{method,route,status}` counter;
 //! - `palisade_clusters` gauge;
 //! - `palisade_findings{severity}` gauge over the latest snapshot of every cluster;
-//! - `palisade_alerts{status}` gauge.
+//! - `palisade_alerts{status}` gauge;
+//! - `palisade_audit_events_total` counter (events received by the audit webhook).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -28,9 +29,16 @@ use crate::{AppState, Backend, views};
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    audit_events: std::sync::atomic::AtomicU64,
 }
 
 impl Metrics {
+    /// Counts events received by the audit webhook.
+    pub(crate) fn audit_events(&self, n: u64) {
+        self.audit_events
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn record(&self, method: &str, route: &str, status: u16) {
         if let Ok(mut m) = self.requests.lock() {
             *m.entry((method.to_owned(), route.to_owned(), status))
@@ -94,6 +102,15 @@ pub(crate) async fn render<S: Backend>(app: &AppState<S>) -> Result<String, ApiE
             label(&route)
         );
     }
+    let _ = writeln!(
+        out,
+        "# HELP palisade_audit_events_total Kubernetes audit events received by the webhook.\n\
+         # TYPE palisade_audit_events_total counter\n\
+         palisade_audit_events_total {}",
+        app.metrics
+            .audit_events
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
     let clusters = app.store.list_clusters().await?.len();
     let _ = writeln!(
         out,

@@ -239,7 +239,16 @@ impl Harness {
         let seeded = seed(&store).await;
         let admin = create_token(&store, Role::Admin, "ops").await.unwrap();
         let reader = create_token(&store, Role::Reader, "auditor").await.unwrap();
-        let server = Server::new(Config::new(dir.path()), store).unwrap();
+        let (analyzer, _) = palisade_detect::alert::Analyzer::new(Default::default()).unwrap();
+        let audit = palisade_server::AuditReceiver::new(
+            analyzer,
+            palisade_detect::ingest::IngestOptions::default(),
+            None,
+            Vec::new(),
+        );
+        let server = Server::new(Config::new(dir.path()), store)
+            .unwrap()
+            .with_audit(audit);
         let cert = server.certificate_path().unwrap().to_owned();
         assert!(cert.starts_with(dir.path()), "generated under the data dir");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -436,7 +445,7 @@ async fn every_documented_route_answers_and_matches_its_schema() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 20, "routes exercised");
+    assert_eq!(checked, 21, "routes exercised");
 
     // the validation has teeth: a wrong type deep inside, or a missing field, is caught
     let mut alert_doc = h

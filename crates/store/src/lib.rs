@@ -1,25 +1,50 @@
-//! Persistence for palisade: the embedded SQLite store under the data directory.
+//! Persistence for palisade: the embedded SQLite store under the data directory, or a
+//! PostgreSQL database.
 //!
-//! The schema is created and upgraded by versioned migrations (`migrations/sqlite/NNNN_*.sql`,
-//! embedded in the binary and applied in order at open; applied versions are recorded, so
-//! opening is idempotent and a newer binary upgrades an older database in place).
+//! # Backends
 //!
-//! Today the store keeps the history of saved posture scans per target: each scan's findings,
-//! identified by a fingerprint (check, resource, container, evidence), so that a new scan can
-//! be compared with the previous one ([`ScanComparison`]).
+//! * [`SqliteStore`]: `palisade.db` in a data directory, WAL mode; the default, nothing to run.
+//! * [`PgStore`]: a PostgreSQL database named by a `postgres://` URL, for several server
+//!   replicas or sites that already operate PostgreSQL ([`postgres`]).
+//! * [`AnyStore`]: whichever of the two a *location* names. [`AnyStore::open`] takes a
+//!   `postgres://` or `postgresql://` URL (PostgreSQL) or anything else (a data directory for
+//!   SQLite), and implements both traits by delegation ([`any`]).
+//!
+//! Both backends implement the same two traits and run the same test suite
+//! (`tests/store.rs`: every test once against SQLite and once against a PostgreSQL server the
+//! test starts itself).
+//!
+//! The schema is created and upgraded by versioned migrations (`migrations/sqlite/NNNN_*.sql`
+//! and `migrations/postgres/NNNN_*.sql`, same numbering, embedded in the binary and applied in
+//! order at open; applied versions are recorded, so opening is idempotent and a newer binary
+//! upgrades an older database in place).
+//!
+//! # What is stored
+//!
+//! The history of saved posture scans per target (SQLite only, used by the CLI): each scan's
+//! findings, identified by a fingerprint (check, resource, container, evidence), so that a new
+//! scan can be compared with the previous one ([`ScanComparison`]).
 //!
 //! Cluster history goes through the [`Store`] trait ([`snapshots`]): clusters, snapshots of
-//! their objects (content-addressed by SHA-256, so unchanged objects are stored once) and the
-//! findings of each snapshot. The trait is async and implemented by [`SqliteStore`]; a server
-//! backend can implement it later and run the same test suite (`tests/store.rs`).
+//! their objects (content-addressed by SHA-256, so unchanged objects are stored once), the
+//! findings of each snapshot, and the server's lists over them (recommendations aggregated in
+//! SQL, keyset-paginated findings).
 //!
 //! The platform server's state (alerts with their lifecycle, hashed API tokens, image reports,
-//! settings) goes through the [`PlatformStore`] trait ([`platform`]).
+//! settings, and the export outbox for at-least-once delivery to SIEMs) goes through the
+//! [`PlatformStore`] trait ([`platform`]).
 //!
 //! The data directory is created with mode 0700 (on Unix) when missing: it holds the inventory
 //! of clusters (Secrets by name only, never their values).
+//!
+//! Why sqlx and hand-written SQL rather than an ORM: the queries that matter (alert upserts on
+//! a partial unique index, `FOR UPDATE SKIP LOCKED` leases, keyset pages) are dialect-specific
+//! and few; each backend states them plainly, and row decoding is shared.
 
+pub mod any;
 pub mod platform;
+pub mod postgres;
+mod rows;
 pub mod snapshots;
 
 use std::path::{Path, PathBuf};
@@ -30,11 +55,17 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{Row as _, SqlSafeStr as _};
 
+pub use any::AnyStore;
 pub use platform::{
-    Alert, AlertCount, AlertFilter, AlertStatus, ImageRecord, ImageReport, Mitre, NewAlert,
-    ParseNameError, PlatformStore, Role, TokenRecord,
+    Alert, AlertCount, AlertFilter, AlertStatus, ImageRecord, ImageReport, MAX_LEASE,
+    MAX_LEASE_BATCH, Mitre, NewAlert, ParseNameError, PlatformStore, QueuedExport, Role,
+    TokenRecord,
 };
-pub use snapshots::{ClusterRecord, SnapshotId, SnapshotInfo, Store};
+pub use postgres::PgStore;
+pub use snapshots::{
+    ClusterRecord, FindingCursor, FindingFilter, FindingPage, MAX_PAGE, Recommendation, SnapshotId,
+    SnapshotInfo, Store,
+};
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "palisade.db";
@@ -57,6 +88,33 @@ pub enum Error {
     Migrate {
         /// Database file.
         path: PathBuf,
+        /// Cause.
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    /// The PostgreSQL location is not a valid URL (the location is shown without password).
+    #[error("invalid PostgreSQL URL {location}")]
+    InvalidUrl {
+        /// The URL, password removed.
+        location: String,
+        /// Cause.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The PostgreSQL server could not be reached or refused the connection.
+    #[error("cannot connect to the PostgreSQL store at {location}")]
+    Connect {
+        /// Server and database, password removed.
+        location: String,
+        /// Cause.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A migration of the PostgreSQL store failed.
+    #[error("cannot migrate the PostgreSQL store at {location}")]
+    MigrateServer {
+        /// Server and database, password removed.
+        location: String,
         /// Cause.
         #[source]
         source: sqlx::migrate::MigrateError,
@@ -85,37 +143,57 @@ pub enum Error {
     Decode(#[from] serde_json::Error),
 }
 
-fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![
-        Migration::new(
-            1,
-            "scans".into(),
-            MigrationType::Simple,
-            include_str!("../migrations/sqlite/0001_scans.sql").into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            2,
-            "scan objects".into(),
-            MigrationType::Simple,
-            include_str!("../migrations/sqlite/0002_scan_objects.sql").into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            3,
-            "cluster snapshots".into(),
-            MigrationType::Simple,
-            include_str!("../migrations/sqlite/0003_cluster_snapshots.sql").into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            4,
-            "platform".into(),
-            MigrationType::Simple,
-            include_str!("../migrations/sqlite/0004_platform.sql").into_sql_str(),
-            false,
-        ),
-    ])
+/// The migrations, in order: (version, description, SQLite text, PostgreSQL text).
+const MIGRATIONS: [(i64, &str, &str, &str); 5] = [
+    (
+        1,
+        "scans",
+        include_str!("../migrations/sqlite/0001_scans.sql"),
+        include_str!("../migrations/postgres/0001_scans.sql"),
+    ),
+    (
+        2,
+        "scan objects",
+        include_str!("../migrations/sqlite/0002_scan_objects.sql"),
+        include_str!("../migrations/postgres/0002_scan_objects.sql"),
+    ),
+    (
+        3,
+        "cluster snapshots",
+        include_str!("../migrations/sqlite/0003_cluster_snapshots.sql"),
+        include_str!("../migrations/postgres/0003_cluster_snapshots.sql"),
+    ),
+    (
+        4,
+        "platform",
+        include_str!("../migrations/sqlite/0004_platform.sql"),
+        include_str!("../migrations/postgres/0004_platform.sql"),
+    ),
+    (
+        5,
+        "outbox and lists",
+        include_str!("../migrations/sqlite/0005_outbox_and_lists.sql"),
+        include_str!("../migrations/postgres/0005_outbox_and_lists.sql"),
+    ),
+];
+
+/// The embedded migrations of one backend.
+pub(crate) fn migrator(postgres: bool) -> Migrator {
+    Migrator::with_migrations(
+        MIGRATIONS
+            .iter()
+            .map(|(version, description, sqlite, pg)| {
+                let sql = if postgres { *pg } else { *sqlite };
+                Migration::new(
+                    *version,
+                    (*description).into(),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
 }
 
 /// The stable identity of a finding across scans.
@@ -206,7 +284,7 @@ impl SqliteStore {
                 path: path.clone(),
                 source,
             })?;
-        migrator()
+        migrator(false)
             .run(&pool)
             .await
             .map_err(|source| Error::Migrate { path, source })?;
@@ -451,5 +529,43 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(other.previous_scan_id, None);
+    }
+
+    #[tokio::test]
+    async fn migration_5_keeps_tokens_and_backfills_titles() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DATABASE_FILE);
+        let pool = SqlitePool::connect(&format!("sqlite:{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
+        let mut up_to_4 = migrator(false);
+        up_to_4.migrations = std::borrow::Cow::Owned(up_to_4.migrations[..4].to_vec());
+        up_to_4.run(&pool).await.unwrap();
+        sqlx::query(
+            "INSERT INTO tokens (hash, role, label, created_at) VALUES ('h', 'admin', 'ops', 't');
+             INSERT INTO clusters VALUES ('c', 'c', 's', 't', 't');
+             INSERT INTO snapshots VALUES (1, 'c', 't', 0, 1, '{}');
+             INSERT INTO snapshot_findings VALUES (1, 0, 'privileged', 'high', 'ns', 'Pod', 'p',
+                 '{\"title\": \"Privileged container\"}');",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        let tokens = store.list_tokens().await.unwrap();
+        assert_eq!(tokens.len(), 1);
+        assert_eq!(
+            (tokens[0].role, tokens[0].label.as_str()),
+            (Role::Admin, "ops")
+        );
+        store
+            .insert_token("h2", Role::Sensor, "webhook")
+            .await
+            .unwrap();
+        let recs = store.recommendations(SnapshotId(1)).await.unwrap();
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].title, "Privileged container");
     }
 }

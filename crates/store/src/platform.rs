@@ -9,17 +9,28 @@
 //!
 //! Tokens: the store never sees a plaintext token, only its hash (computed by the caller), so a
 //! copy of the database grants nothing.
+//!
+//! Export outbox: [`PlatformStore::record_alert_with_exports`] writes the alert and one queue
+//! item per sink (the alert's JSON as stored after this occurrence) in one transaction, so an
+//! alert is never stored without being queued nor queued without being stored. A sender
+//! [leases](PlatformStore::lease_exports) items for a while, delivers them and
+//! [acknowledges](PlatformStore::ack_exports) them, which deletes them. A sender that dies
+//! before acknowledging loses its lease when it expires and the items are handed out again:
+//! delivery is at least once, and a sink may see an item twice. Lease times come from the
+//! database's clock, the one clock every sender shares.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::str::FromStr;
+use std::time::Duration;
 
 use palisade_model::{ResourceRef, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::Row as _;
 
+use crate::rows::{Cols, bad_column, unsigned};
 use crate::snapshots::{now_rfc3339, sha256_hex};
 use crate::{Error, SqliteStore};
 
@@ -183,14 +194,20 @@ pub enum Role {
     Reader,
     /// Reads everything, dismisses and resolves alerts, changes settings.
     Admin,
+    /// Only posts events (the audit webhook, node sensors); reads nothing.
+    Sensor,
 }
 
 impl Role {
+    /// Every role.
+    pub const ALL: [Role; 3] = [Role::Reader, Role::Admin, Role::Sensor];
+
     /// The lowercase name.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
             Role::Reader => "reader",
+            Role::Sensor => "sensor",
         }
     }
 }
@@ -208,10 +225,11 @@ impl FromStr for Role {
         match s {
             "admin" => Ok(Role::Admin),
             "reader" => Ok(Role::Reader),
+            "sensor" => Ok(Role::Sensor),
             _ => Err(ParseNameError {
                 what: "role",
                 input: s.to_owned(),
-                expected: "admin, reader",
+                expected: "admin, reader, sensor",
             }),
         }
     }
@@ -271,7 +289,32 @@ pub struct AlertCount {
     pub count: u64,
 }
 
-/// Persistence of the platform server's state. Implemented by [`SqliteStore`].
+/// An alert waiting in the export outbox for one sink.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueuedExport {
+    /// Queue item id (pass it to [`PlatformStore::ack_exports`]).
+    pub id: i64,
+    /// Sink name.
+    pub sink: String,
+    /// The alert as JSON, as it was stored when this occurrence was recorded.
+    pub payload: Value,
+    /// Number of times the item was leased, this lease included.
+    pub attempts: u32,
+}
+
+/// Longest lease [`PlatformStore::lease_exports`] grants (longer requests are shortened).
+pub const MAX_LEASE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Largest batch [`PlatformStore::lease_exports`] hands out at once.
+pub const MAX_LEASE_BATCH: u32 = 10_000;
+
+/// A lease duration in milliseconds, at most [`MAX_LEASE`].
+pub(crate) fn lease_millis(lease: Duration) -> i64 {
+    i64::try_from(lease.min(MAX_LEASE).as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Persistence of the platform server's state. Implemented by [`SqliteStore`] and
+/// [`PgStore`](crate::PgStore).
 pub trait PlatformStore: Send + Sync {
     /// Checks that the store answers.
     fn ping(&self) -> impl Future<Output = Result<(), Error>> + Send;
@@ -351,6 +394,31 @@ pub trait PlatformStore: Send + Sync {
         key: &str,
         value: &Value,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Records one occurrence of an alert exactly as [`record_alert`](Self::record_alert)
+    /// does and, in the same transaction, queues the resulting alert (as JSON) once for each
+    /// sink.
+    fn record_alert_with_exports(
+        &self,
+        alert: &NewAlert,
+        sinks: &[&str],
+    ) -> impl Future<Output = Result<Alert, Error>> + Send;
+
+    /// Leases up to `limit` (at most [`MAX_LEASE_BATCH`]) queued items of `sink` that are not
+    /// leased or whose lease expired, oldest first, for `lease` (at most [`MAX_LEASE`]); each
+    /// lease raises the item's `attempts`. While a lease holds, no other caller gets the item.
+    fn lease_exports(
+        &self,
+        sink: &str,
+        limit: u32,
+        lease: Duration,
+    ) -> impl Future<Output = Result<Vec<QueuedExport>, Error>> + Send;
+
+    /// Deletes delivered items (whoever holds their lease); returns how many existed.
+    fn ack_exports(&self, ids: &[i64]) -> impl Future<Output = Result<u64, Error>> + Send;
+
+    /// Number of items of `sink` not yet acknowledged, leased or not.
+    fn pending_exports(&self, sink: &str) -> impl Future<Output = Result<u64, Error>> + Send;
 }
 
 /// The deduplication key of an alert.
@@ -374,65 +442,177 @@ pub fn alert_fingerprint(a: &NewAlert) -> String {
     ))
 }
 
-const ALERT_COLUMNS: &str = "id, alert_type, rule, severity, tactic, technique, count, first_seen, last_seen, \
+pub(crate) const ALERT_COLUMNS: &str = "id, alert_type, rule, severity, tactic, technique, count, first_seen, last_seen, \
      cluster_id, resource, user_name, message, status, status_changed_at, status_by, status_comment";
 
-fn bad_column(column: &str, e: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
-    sqlx::Error::ColumnDecode {
-        index: column.to_owned(),
-        source: Box::new(e),
-    }
-}
-
-fn alert_row(r: &sqlx::sqlite::SqliteRow) -> Result<Alert, sqlx::Error> {
-    let severity: String = r.try_get("severity")?;
-    let status: String = r.try_get("status")?;
-    let resource: Option<String> = r.try_get("resource")?;
+pub(crate) fn alert_row(r: &impl Cols) -> Result<Alert, sqlx::Error> {
+    let severity = r.text("severity")?;
+    let status = r.text("status")?;
+    let resource = r.opt_text("resource")?;
     Ok(Alert {
-        id: r.try_get("id")?,
-        alert_type: r.try_get("alert_type")?,
-        rule: r.try_get("rule")?,
+        id: r.int("id")?,
+        alert_type: r.text("alert_type")?,
+        rule: r.text("rule")?,
         severity: severity.parse().map_err(|e| bad_column("severity", e))?,
         mitre: Mitre {
-            tactic: r.try_get("tactic")?,
-            technique: r.try_get("technique")?,
+            tactic: r.opt_text("tactic")?,
+            technique: r.opt_text("technique")?,
         },
-        count: u64::try_from(r.try_get::<i64, _>("count")?).unwrap_or(0),
-        first_seen: r.try_get("first_seen")?,
-        last_seen: r.try_get("last_seen")?,
-        cluster: r.try_get("cluster_id")?,
+        count: unsigned(r, "count")?,
+        first_seen: r.text("first_seen")?,
+        last_seen: r.text("last_seen")?,
+        cluster: r.opt_text("cluster_id")?,
         resource: resource
             .map(|t| serde_json::from_str(&t))
             .transpose()
             .map_err(|e| bad_column("resource", e))?,
-        user: r.try_get("user_name")?,
-        message: r.try_get("message")?,
+        user: r.opt_text("user_name")?,
+        message: r.text("message")?,
         status: status.parse().map_err(|e| bad_column("status", e))?,
-        status_changed_at: r.try_get("status_changed_at")?,
-        status_by: r.try_get("status_by")?,
-        status_comment: r.try_get("status_comment")?,
+        status_changed_at: r.opt_text("status_changed_at")?,
+        status_by: r.opt_text("status_by")?,
+        status_comment: r.opt_text("status_comment")?,
     })
 }
 
-fn token_row(r: &sqlx::sqlite::SqliteRow) -> Result<TokenRecord, sqlx::Error> {
-    let role: String = r.try_get("role")?;
+pub(crate) fn token_row(r: &impl Cols) -> Result<TokenRecord, sqlx::Error> {
+    let role = r.text("role")?;
     Ok(TokenRecord {
-        id: r.try_get("id")?,
+        id: r.int("id")?,
         role: role.parse().map_err(|e| bad_column("role", e))?,
-        label: r.try_get("label")?,
-        created_at: r.try_get("created_at")?,
+        label: r.text("label")?,
+        created_at: r.text("created_at")?,
     })
 }
 
-fn image_row(r: &sqlx::sqlite::SqliteRow) -> Result<ImageRecord, Error> {
-    let summary: String = r.try_get("summary")?;
+pub(crate) fn image_row(r: &impl Cols) -> Result<ImageRecord, Error> {
     Ok(ImageRecord {
-        digest: r.try_get("digest")?,
-        reference: r.try_get("reference")?,
-        scanned_at: r.try_get("scanned_at")?,
-        vulnerabilities: serde_json::from_str(&summary)?,
-        has_sbom: r.try_get::<i64, _>("has_sbom")? != 0,
+        digest: r.text("digest")?,
+        reference: r.text("reference")?,
+        scanned_at: r.text("scanned_at")?,
+        vulnerabilities: serde_json::from_str(&r.text("summary")?)?,
+        has_sbom: r.int("has_sbom")? != 0,
     })
+}
+
+pub(crate) fn count_row(r: &impl Cols) -> Result<AlertCount, sqlx::Error> {
+    let status = r.text("status")?;
+    let severity = r.text("severity")?;
+    Ok(AlertCount {
+        status: status.parse().map_err(|e| bad_column("status", e))?,
+        severity: severity.parse().map_err(|e| bad_column("severity", e))?,
+        count: unsigned(r, "n")?,
+    })
+}
+
+pub(crate) fn export_row(r: &impl Cols) -> Result<QueuedExport, Error> {
+    Ok(QueuedExport {
+        id: r.int("id")?,
+        sink: r.text("sink")?,
+        payload: serde_json::from_str(&r.text("payload")?)?,
+        attempts: u32::try_from(r.int("attempts")?).unwrap_or(u32::MAX),
+    })
+}
+
+/// The query of [`PlatformStore::list_alerts`] with only the conditions the filter uses (so
+/// the planner can pick the matching index), and the text values to bind first; the limit and
+/// offset come last. Both dialects accept `$N`.
+pub(crate) fn list_alerts_sql(filter: &AlertFilter) -> (String, Vec<&str>) {
+    let mut conditions = Vec::new();
+    let mut texts: Vec<&str> = Vec::new();
+    let fields = [
+        ("status", filter.status.map(AlertStatus::as_str)),
+        ("severity", filter.severity.map(Severity::as_str)),
+        ("alert_type", filter.alert_type.as_deref()),
+        ("cluster_id", filter.cluster.as_deref()),
+    ];
+    for (column, value) in fields {
+        if let Some(v) = value {
+            texts.push(v);
+            conditions.push(format!("{column} = ${}", texts.len()));
+        }
+    }
+    let filter_sql = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let n = texts.len();
+    (
+        format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts {filter_sql}
+             ORDER BY last_seen DESC, id DESC LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        ),
+        texts,
+    )
+}
+
+/// SQLite's clock as Unix milliseconds.
+const SQLITE_NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
+
+/// Records an occurrence inside a transaction (SQLite).
+async fn sqlite_record(
+    conn: &mut sqlx::SqliteConnection,
+    alert: &NewAlert,
+) -> Result<Alert, Error> {
+    let fingerprint = alert_fingerprint(alert);
+    let seen = alert.seen_at.clone().unwrap_or_else(now_rfc3339);
+    let resource = alert
+        .resource
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()?;
+    let open: Option<i64> =
+        sqlx::query("SELECT id FROM alerts WHERE fingerprint = ?1 AND status != 'resolved'")
+            .bind(&fingerprint)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+    let id = match open {
+        Some(id) => {
+            sqlx::query(
+                "UPDATE alerts SET count = count + 1, message = ?2, severity = ?3,
+                     last_seen = max(last_seen, ?4), first_seen = min(first_seen, ?4)
+                 WHERE id = ?1",
+            )
+            .bind(id)
+            .bind(&alert.message)
+            .bind(alert.severity.as_str())
+            .bind(&seen)
+            .execute(&mut *conn)
+            .await?;
+            id
+        }
+        None => sqlx::query(
+            "INSERT INTO alerts (fingerprint, alert_type, rule, severity, tactic, technique,
+                 count, first_seen, last_seen, cluster_id, resource, user_name, message, status)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8, ?9, ?10, ?11, 'active')
+             RETURNING id",
+        )
+        .bind(&fingerprint)
+        .bind(&alert.alert_type)
+        .bind(&alert.rule)
+        .bind(alert.severity.as_str())
+        .bind(alert.mitre.tactic.as_deref())
+        .bind(alert.mitre.technique.as_deref())
+        .bind(&seen)
+        .bind(alert.cluster.as_deref())
+        .bind(resource.as_deref())
+        .bind(alert.user.as_deref())
+        .bind(&alert.message)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?,
+    };
+    let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(alert_row(&row)?)
 }
 
 impl SqliteStore {
@@ -453,80 +633,21 @@ impl PlatformStore for SqliteStore {
     }
 
     async fn record_alert(&self, alert: &NewAlert) -> Result<Alert, Error> {
-        let fingerprint = alert_fingerprint(alert);
-        let seen = alert.seen_at.clone().unwrap_or_else(now_rfc3339);
-        let resource = alert
-            .resource
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()?;
-        let mut tx = self.pool.begin().await?;
-        let open: Option<i64> =
-            sqlx::query("SELECT id FROM alerts WHERE fingerprint = ?1 AND status != 'resolved'")
-                .bind(&fingerprint)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| r.try_get(0))
-                .transpose()?;
-        let id = match open {
-            Some(id) => {
-                sqlx::query(
-                    "UPDATE alerts SET count = count + 1, message = ?2, severity = ?3,
-                         last_seen = max(last_seen, ?4), first_seen = min(first_seen, ?4)
-                     WHERE id = ?1",
-                )
-                .bind(id)
-                .bind(&alert.message)
-                .bind(alert.severity.as_str())
-                .bind(&seen)
-                .execute(&mut *tx)
-                .await?;
-                id
-            }
-            None => sqlx::query(
-                "INSERT INTO alerts (fingerprint, alert_type, rule, severity, tactic, technique,
-                     count, first_seen, last_seen, cluster_id, resource, user_name, message, status)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8, ?9, ?10, ?11, 'active')
-                 RETURNING id",
-            )
-            .bind(&fingerprint)
-            .bind(&alert.alert_type)
-            .bind(&alert.rule)
-            .bind(alert.severity.as_str())
-            .bind(alert.mitre.tactic.as_deref())
-            .bind(alert.mitre.technique.as_deref())
-            .bind(&seen)
-            .bind(alert.cluster.as_deref())
-            .bind(resource.as_deref())
-            .bind(alert.user.as_deref())
-            .bind(&alert.message)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?,
-        };
-        tx.commit().await?;
-        self.alert_by_id(id)
-            .await?
-            .ok_or(Error::Query(sqlx::Error::RowNotFound))
+        self.record_alert_with_exports(alert, &[]).await
     }
 
     async fn list_alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, Error> {
-        let sql = format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts
-             WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR severity = ?2)
-               AND (?3 IS NULL OR alert_type = ?3) AND (?4 IS NULL OR cluster_id = ?4)
-             ORDER BY last_seen DESC, id DESC LIMIT ?5 OFFSET ?6"
-        );
+        let (sql, texts) = list_alerts_sql(filter);
         let limit = if filter.limit == 0 {
             -1
         } else {
             i64::from(filter.limit)
         };
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(filter.status.map(AlertStatus::as_str))
-            .bind(filter.severity.map(Severity::as_str))
-            .bind(filter.alert_type.as_deref())
-            .bind(filter.cluster.as_deref())
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for t in texts {
+            query = query.bind(t);
+        }
+        let rows = query
             .bind(limit)
             .bind(i64::from(filter.offset))
             .fetch_all(&self.pool)
@@ -579,18 +700,10 @@ impl PlatformStore for SqliteStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let status: String = r.try_get("status")?;
-                let severity: String = r.try_get("severity")?;
-                Ok(AlertCount {
-                    status: status.parse().map_err(|e| bad_column("status", e))?,
-                    severity: severity.parse().map_err(|e| bad_column("severity", e))?,
-                    count: u64::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0),
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Error::from)
+        Ok(rows
+            .iter()
+            .map(count_row)
+            .collect::<Result<_, sqlx::Error>>()?)
     }
 
     async fn insert_token(
@@ -724,5 +837,139 @@ impl PlatformStore for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn record_alert_with_exports(
+        &self,
+        alert: &NewAlert,
+        sinks: &[&str],
+    ) -> Result<Alert, Error> {
+        // IMMEDIATE: take the write lock before reading, so concurrent writers wait for each
+        // other instead of failing on a stale snapshot.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let stored = sqlite_record(&mut tx, alert).await?;
+        if !sinks.is_empty() {
+            let payload = serde_json::to_string(&stored)?;
+            let now = now_rfc3339();
+            for sink in sinks {
+                sqlx::query(
+                    "INSERT INTO export_queue (sink, payload, enqueued_at) VALUES (?1, ?2, ?3)",
+                )
+                .bind(sink)
+                .bind(&payload)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn lease_exports(
+        &self,
+        sink: &str,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<QueuedExport>, Error> {
+        // One statement: SQLite runs it under the database's write lock, so two leasers never
+        // pick the same free item.
+        let sql = format!(
+            "UPDATE export_queue SET attempts = attempts + 1,
+                 leased_until = {SQLITE_NOW_MS} + ?3
+             WHERE id IN (SELECT id FROM export_queue
+                          WHERE sink = ?1 AND leased_until <= {SQLITE_NOW_MS}
+                          ORDER BY id LIMIT ?2)
+             RETURNING id, sink, payload, attempts"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(sink)
+            .bind(i64::from(limit.min(MAX_LEASE_BATCH)))
+            .bind(lease_millis(lease))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut items = rows.iter().map(export_row).collect::<Result<Vec<_>, _>>()?;
+        items.sort_by_key(|i| i.id);
+        Ok(items)
+    }
+
+    async fn ack_exports(&self, ids: &[i64]) -> Result<u64, Error> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let r =
+            sqlx::query("DELETE FROM export_queue WHERE id IN (SELECT value FROM json_each(?1))")
+                .bind(serde_json::to_string(ids)?)
+                .execute(&self.pool)
+                .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn pending_exports(&self, sink: &str) -> Result<u64, Error> {
+        let row = sqlx::query("SELECT count(*) AS n FROM export_queue WHERE sink = ?1")
+            .bind(sink)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(unsigned(&row, "n")?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    #[test]
+    fn roles_parse_and_display_as_their_names() {
+        for role in Role::ALL {
+            assert_eq!(role.to_string().parse::<Role>().unwrap(), role);
+            assert_eq!(
+                serde_json::to_value(role).unwrap(),
+                Value::String(role.as_str().to_owned())
+            );
+        }
+        assert_eq!("sensor".parse::<Role>().unwrap(), Role::Sensor);
+        assert_eq!(Role::Sensor.to_string(), "sensor");
+        let err = "Sensor".parse::<Role>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown role \"Sensor\": expected one of admin, reader, sensor"
+        );
+    }
+
+    #[test]
+    fn statuses_parse_and_display_as_their_names() {
+        for status in AlertStatus::ALL {
+            assert_eq!(status.to_string().parse::<AlertStatus>().unwrap(), status);
+        }
+        assert!("open".parse::<AlertStatus>().is_err());
+    }
+
+    #[test]
+    fn alert_lists_use_only_the_filters_given() {
+        let everything = AlertFilter::default();
+        let (sql, texts) = list_alerts_sql(&everything);
+        assert!(
+            !sql.contains("WHERE") && sql.contains("LIMIT $1 OFFSET $2"),
+            "{sql}"
+        );
+        assert!(texts.is_empty());
+        let some = AlertFilter {
+            status: Some(AlertStatus::Active),
+            cluster: Some("prod".into()),
+            ..AlertFilter::default()
+        };
+        let (sql, texts) = list_alerts_sql(&some);
+        assert!(
+            sql.contains("WHERE status = $1 AND cluster_id = $2") && sql.contains("LIMIT $3"),
+            "{sql}"
+        );
+        assert_eq!(texts, vec!["active", "prod"]);
+    }
+
+    #[test]
+    fn leases_are_capped() {
+        assert_eq!(lease_millis(Duration::from_millis(1500)), 1500);
+        assert_eq!(lease_millis(Duration::MAX), lease_millis(MAX_LEASE));
     }
 }

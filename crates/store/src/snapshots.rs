@@ -1,16 +1,25 @@
 //! Cluster inventory history behind the [`Store`] trait: clusters, snapshots of their objects
 //! (content-addressed, so an unchanged object costs one small row per snapshot) and the findings
 //! of each snapshot.
+//!
+//! The server's lists do not load whole snapshots. [`Store::recommendations`] reads the
+//! findings counted by check, which `save_snapshot` aggregates in SQL (`GROUP BY check_id`) into
+//! `snapshot_checks` in the snapshot's transaction: snapshots never change, so the aggregate is
+//! computed once and the list costs a few dozen rows however many findings there are.
+//! [`Store::findings_page`] pages through the findings with a keyset cursor (the finding's
+//! position in the snapshot), so a page costs the same at the first and at the ten-thousandth
+//! page; its queries use indexes that start with the snapshot id.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 
 use palisade_inventory::Object;
-use palisade_model::{Finding, Location, ResourceRef};
+use palisade_model::{Finding, Location, ResourceRef, Severity};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use sqlx::Row as _;
 
+use crate::rows::{Cols, count, unsigned};
 use crate::{Error, SqliteStore};
 
 /// Identifier of a saved snapshot.
@@ -55,6 +64,63 @@ pub struct SnapshotInfo {
     pub summary: Value,
 }
 
+/// The findings of one check in a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Recommendation {
+    /// Check id.
+    pub check_id: String,
+    /// Check title.
+    pub title: String,
+    /// Highest severity among the check's findings.
+    pub severity: Severity,
+    /// Number of findings.
+    pub count: u64,
+}
+
+/// Which findings of a snapshot to list. Empty fields match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FindingFilter {
+    /// Only this check.
+    pub check_id: Option<String>,
+    /// Only this namespace.
+    pub namespace: Option<String>,
+    /// Only this resource kind.
+    pub kind: Option<String>,
+    /// Only resources whose name contains this text (ASCII case-insensitive).
+    pub name_contains: Option<String>,
+}
+
+/// Where the next page of findings starts: after the finding at this position of the
+/// snapshot. Opaque to clients; its text form (`Display`/`FromStr`) goes into URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct FindingCursor(pub i64);
+
+impl std::fmt::Display for FindingCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::str::FromStr for FindingCursor {
+    type Err = std::num::ParseIntError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(FindingCursor)
+    }
+}
+
+/// One page of findings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FindingPage {
+    /// The findings, in the order they were saved.
+    pub findings: Vec<Finding>,
+    /// The cursor of the next page; `None` on the last page.
+    pub next: Option<FindingCursor>,
+}
+
+/// Largest page [`Store::findings_page`] returns.
+pub const MAX_PAGE: u32 = 10_000;
+
 /// Persistence of cluster history. Implemented by [`SqliteStore`]; a server backend implements
 /// the same trait and runs the same test suite.
 pub trait Store: Send + Sync {
@@ -95,25 +161,139 @@ pub trait Store: Send + Sync {
         &self,
         id: SnapshotId,
     ) -> impl Future<Output = Result<Vec<Finding>, Error>> + Send;
+
+    /// The findings of a snapshot counted by check, most severe first, then most frequent,
+    /// then by check id. Empty for an unknown snapshot.
+    fn recommendations(
+        &self,
+        id: SnapshotId,
+    ) -> impl Future<Output = Result<Vec<Recommendation>, Error>> + Send;
+
+    /// One page of the findings of a snapshot matching `filter`, in the order they were saved,
+    /// starting after `after` (the previous page's `next`). `limit` is clamped to
+    /// `1..=`[`MAX_PAGE`].
+    fn findings_page(
+        &self,
+        id: SnapshotId,
+        filter: &FindingFilter,
+        after: Option<FindingCursor>,
+        limit: u32,
+    ) -> impl Future<Output = Result<FindingPage, Error>> + Send;
 }
 
-fn count(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn cluster_row(r: &sqlx::sqlite::SqliteRow) -> Result<ClusterRecord, sqlx::Error> {
+pub(crate) fn cluster_row(r: &impl Cols) -> Result<ClusterRecord, sqlx::Error> {
     Ok(ClusterRecord {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        server: r.try_get("server")?,
-        first_seen: r.try_get("first_seen")?,
-        last_seen: r.try_get("last_seen")?,
+        id: r.text("id")?,
+        name: r.text("name")?,
+        server: r.text("server")?,
+        first_seen: r.text("first_seen")?,
+        last_seen: r.text("last_seen")?,
+    })
+}
+
+pub(crate) fn snapshot_row(r: &impl Cols) -> Result<SnapshotInfo, Error> {
+    Ok(SnapshotInfo {
+        id: SnapshotId(r.int("id")?),
+        cluster_id: r.text("cluster_id")?,
+        taken_at: r.text("taken_at")?,
+        objects: unsigned(r, "objects")?,
+        findings: unsigned(r, "findings")?,
+        summary: serde_json::from_str(&r.text("summary")?)?,
+    })
+}
+
+pub(crate) fn object_row(r: &impl Cols) -> Result<Object, Error> {
+    let index = |name: &str| -> Result<usize, sqlx::Error> {
+        Ok(usize::try_from(r.int(name)?).unwrap_or(0))
+    };
+    Ok(Object {
+        resource: ResourceRef {
+            api_version: r.text("api_version")?,
+            kind: r.text("kind")?,
+            namespace: r.opt_text("namespace")?,
+            name: r.text("name")?,
+        },
+        raw: serde_json::from_str(&r.text("body")?)?,
+        location: Location {
+            file: r.text("file")?,
+            document: index("document")?,
+            line: index("line")?,
+        },
+    })
+}
+
+/// SQL expression ranking the `severity` column (higher is more severe); both dialects.
+pub(crate) const SEVERITY_RANK: &str = "CAST(max(CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 \
+     WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END) AS BIGINT)";
+
+pub(crate) fn recommendation_row(r: &impl Cols) -> Result<Recommendation, sqlx::Error> {
+    let rank = usize::try_from(r.int("rank")?).unwrap_or(0);
+    Ok(Recommendation {
+        check_id: r.text("check_id")?,
+        title: r.text("title")?,
+        severity: Severity::ALL
+            .get(rank)
+            .copied()
+            .unwrap_or(Severity::Informational),
+        count: unsigned(r, "n")?,
+    })
+}
+
+/// The page limit actually used, and the number of rows to fetch (one more, to know whether a
+/// next page exists).
+pub(crate) fn page_limit(limit: u32) -> (usize, i64) {
+    let limit = limit.clamp(1, MAX_PAGE);
+    (limit as usize, i64::from(limit) + 1)
+}
+
+/// The query of [`Store::findings_page`] with only the conditions the filter uses (so the
+/// planner can pick the matching index), and the text values to bind after `$1` (snapshot id)
+/// and `$2` (cursor); the row limit comes last. `find` is the substring function of the
+/// dialect (`instr` for SQLite, `strpos` for PostgreSQL). Both dialects accept `$N`.
+pub(crate) fn findings_page_sql<'f>(
+    filter: &'f FindingFilter,
+    find: &str,
+) -> (String, Vec<&'f str>) {
+    let mut sql = String::from(
+        "SELECT position, body FROM snapshot_findings WHERE snapshot_id = $1 AND position > $2",
+    );
+    let mut texts = Vec::new();
+    let mut add = |value: &'f Option<String>, condition: &dyn Fn(usize) -> String| {
+        if let Some(v) = value {
+            texts.push(v.as_str());
+            sql.push_str(" AND ");
+            sql.push_str(&condition(texts.len() + 2));
+        }
+    };
+    add(&filter.check_id, &|n| format!("check_id = ${n}"));
+    add(&filter.namespace, &|n| format!("namespace = ${n}"));
+    add(&filter.kind, &|n| format!("kind = ${n}"));
+    add(&filter.name_contains, &|n| {
+        format!("{find}(lower(name), lower(${n})) > 0")
+    });
+    let limit = texts.len() + 3;
+    sql.push_str(&format!(" ORDER BY position LIMIT ${limit}"));
+    (sql, texts)
+}
+
+/// Builds a page from up to `limit + 1` rows of (position, body).
+pub(crate) fn finding_page(rows: Vec<(i64, String)>, limit: usize) -> Result<FindingPage, Error> {
+    let more = rows.len() > limit;
+    let mut findings = Vec::with_capacity(rows.len().min(limit));
+    let mut last = None;
+    for (position, body) in rows.into_iter().take(limit) {
+        findings.push(serde_json::from_str(&body)?);
+        last = Some(position);
+    }
+    Ok(FindingPage {
+        findings,
+        next: if more { last.map(FindingCursor) } else { None },
     })
 }
 
 /// The JSON text stored for an object; Secret values are dropped again here, whatever the
 /// caller passed.
-fn stored_body(o: &Object) -> Result<String, serde_json::Error> {
+pub(crate) fn stored_body(o: &Object) -> Result<String, serde_json::Error> {
     if o.resource.kind == "Secret"
         && let Some(map) = o.raw.as_object()
         && (map.contains_key("data") || map.contains_key("stringData"))
@@ -135,7 +315,7 @@ pub(crate) fn sha256_hex(text: &str) -> String {
         .collect()
 }
 
-fn summary(objects: &[Object], findings: &[Finding]) -> Value {
+pub(crate) fn summary(objects: &[Object], findings: &[Finding]) -> Value {
     let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
     for o in objects {
         *kinds.entry(o.resource.kind.as_str()).or_default() += 1;
@@ -238,12 +418,13 @@ impl Store for SqliteStore {
         for (position, f) in findings.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO snapshot_findings
-                 (snapshot_id, position, check_id, severity, namespace, kind, name, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 (snapshot_id, position, check_id, title, severity, namespace, kind, name, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )
             .bind(id)
             .bind(count(position))
             .bind(&f.check_id)
+            .bind(&f.title)
             .bind(f.severity.as_str())
             .bind(f.resource.namespace.as_deref())
             .bind(&f.resource.kind)
@@ -252,6 +433,14 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO snapshot_checks (snapshot_id, check_id, title, severity_rank, findings)
+             SELECT snapshot_id, check_id, min(title), {SEVERITY_RANK}, count(*)
+             FROM snapshot_findings WHERE snapshot_id = $1 GROUP BY snapshot_id, check_id"
+        )))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(SnapshotId(id))
     }
@@ -265,19 +454,7 @@ impl Store for SqliteStore {
         .bind(i64::from(n))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let summary: String = r.try_get("summary")?;
-                Ok(SnapshotInfo {
-                    id: SnapshotId(r.try_get("id")?),
-                    cluster_id: r.try_get("cluster_id")?,
-                    taken_at: r.try_get("taken_at")?,
-                    objects: u64::try_from(r.try_get::<i64, _>("objects")?).unwrap_or(0),
-                    findings: u64::try_from(r.try_get::<i64, _>("findings")?).unwrap_or(0),
-                    summary: serde_json::from_str(&summary)?,
-                })
-            })
-            .collect()
+        rows.iter().map(snapshot_row).collect()
     }
 
     async fn load_snapshot_objects(&self, id: SnapshotId) -> Result<Vec<Object>, Error> {
@@ -289,28 +466,7 @@ impl Store for SqliteStore {
         .bind(id.0)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let body: String = r.try_get("body")?;
-                let index = |name: &str| -> Result<usize, sqlx::Error> {
-                    Ok(usize::try_from(r.try_get::<i64, _>(name)?).unwrap_or(0))
-                };
-                Ok(Object {
-                    resource: ResourceRef {
-                        api_version: r.try_get("api_version")?,
-                        kind: r.try_get("kind")?,
-                        namespace: r.try_get("namespace")?,
-                        name: r.try_get("name")?,
-                    },
-                    raw: serde_json::from_str(&body)?,
-                    location: Location {
-                        file: r.try_get("file")?,
-                        document: index("document")?,
-                        line: index("line")?,
-                    },
-                })
-            })
-            .collect()
+        rows.iter().map(object_row).collect()
     }
 
     async fn load_findings(&self, id: SnapshotId) -> Result<Vec<Finding>, Error> {
@@ -326,6 +482,44 @@ impl Store for SqliteStore {
                 Ok(serde_json::from_str(&body)?)
             })
             .collect()
+    }
+
+    async fn recommendations(&self, id: SnapshotId) -> Result<Vec<Recommendation>, Error> {
+        let rows = sqlx::query(
+            "SELECT check_id, title, severity_rank AS rank, findings AS n
+             FROM snapshot_checks WHERE snapshot_id = $1
+             ORDER BY rank DESC, n DESC, check_id",
+        )
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(recommendation_row)
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    async fn findings_page(
+        &self,
+        id: SnapshotId,
+        filter: &FindingFilter,
+        after: Option<FindingCursor>,
+        limit: u32,
+    ) -> Result<FindingPage, Error> {
+        let (limit, fetch) = page_limit(limit);
+        let (sql, texts) = findings_page_sql(filter, "instr");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.0)
+            .bind(after.map_or(-1, |c| c.0));
+        for t in texts {
+            query = query.bind(t);
+        }
+        let rows = query.bind(fetch).fetch_all(&self.pool).await?;
+        let rows = rows
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<Vec<(i64, String)>, sqlx::Error>>()?;
+        finding_page(rows, limit)
     }
 }
 

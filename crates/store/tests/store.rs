@@ -1,17 +1,134 @@
-//! The [`Store`] and [`PlatformStore`] contracts, written once over the traits so every backend
-//! runs the same suite; run here against the embedded SQLite store in a temporary directory.
-#![expect(clippy::unwrap_used, reason = "tests")]
+//! The [`Store`] and [`PlatformStore`] contracts, written once over [`AnyStore`] and run against
+//! both backends: the embedded SQLite store in a temporary directory, and a real PostgreSQL
+//! server that each test starts for itself (see [`pg::PgServer`]) and stops when it ends,
+//! passed or failed.
+#![expect(clippy::unwrap_used, clippy::panic, reason = "tests")]
 
-use std::collections::BTreeMap;
+mod pg;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use palisade_inventory::Object;
 use palisade_model::{Finding, Location, ResourceRef, Severity};
 use palisade_store::{
-    AlertFilter, AlertStatus, ImageReport, Mitre, NewAlert, PlatformStore, Role, SnapshotId,
-    SqliteStore, Store,
+    AlertFilter, AlertStatus, AnyStore, FindingCursor, FindingFilter, ImageReport, Mitre, NewAlert,
+    PlatformStore, Recommendation, Role, SnapshotId, Store,
 };
 use serde_json::{Value, json};
 use sqlx::Row as _;
+
+/// A store under test and what keeps it alive. Fields drop in order: the store (its pool)
+/// first, then the data directory or the server.
+struct Fixture {
+    store: AnyStore,
+    /// Where to open the same store again.
+    location: String,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<pg::PgServer>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, empty store of `backend`; `None` (after a SKIPPED line) when PostgreSQL is not
+/// installed and `CI` is unset.
+async fn fixture(backend: Backend) -> Option<Fixture> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let location = dir.path().join("data").display().to_string();
+            let store = AnyStore::open(&location).await.unwrap();
+            assert_eq!(store.backend(), "sqlite");
+            Some(Fixture {
+                store,
+                location,
+                _dir: Some(dir),
+                pg: None,
+            })
+        }
+        Backend::Postgres => {
+            let server = pg::PgServer::start()?;
+            let location = server.fresh_database("palisade_test").await;
+            let store = AnyStore::open(&location).await.unwrap();
+            assert_eq!(store.backend(), "postgres");
+            Some(Fixture {
+                store,
+                location,
+                _dir: None,
+                pg: Some(server),
+            })
+        }
+    }
+}
+
+impl Fixture {
+    /// Runs a `SELECT` returning one integer, on a connection of its own.
+    async fn scalar(&self, sql: &'static str) -> i64 {
+        match (&self.store, &self.pg) {
+            (AnyStore::Postgres(s), _) => sqlx::query(sql)
+                .fetch_one(s.pool())
+                .await
+                .unwrap()
+                .try_get::<i64, _>(0)
+                .unwrap(),
+            (AnyStore::Sqlite(_), _) => {
+                let pool = sqlx::SqlitePool::connect(&format!(
+                    "sqlite:{}/{}",
+                    self.location,
+                    palisade_store::DATABASE_FILE
+                ))
+                .await
+                .unwrap();
+                let n = sqlx::query(sql)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+                    .try_get::<i64, _>(0)
+                    .unwrap();
+                pool.close().await;
+                n
+            }
+        }
+    }
+}
+
+/// Defines `mod $name { fn sqlite(); fn postgres(); }`, each running `$name(&Fixture)`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(fx) = super::fixture(super::Backend::Sqlite).await {
+                    super::$name(&fx).await;
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(fx) = super::fixture(super::Backend::Postgres).await {
+                    super::$name(&fx).await;
+                }
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    snapshot_contract,
+    migrations_apply_once_and_data_survives_reopening,
+    unchanged_objects_are_stored_once,
+    platform_contract,
+    concurrent_occurrences_fold_into_one_alert,
+    exports_are_queued_with_the_alert_once_per_sink,
+    unacknowledged_exports_come_back_after_the_lease,
+    concurrent_leasers_never_share_an_item,
+    recommendations_aggregate_findings_by_check,
+    findings_pages_walk_the_filtered_findings_once,
+);
 
 fn object(raw: Value, document: usize) -> Object {
     let meta = &raw["metadata"];
@@ -71,7 +188,8 @@ fn first_objects() -> Vec<Object> {
 }
 
 /// Round trip of clusters, objects and findings, and a history of two snapshots.
-async fn contract<S: Store>(store: &S) {
+async fn snapshot_contract(fx: &Fixture) {
+    let store = &fx.store;
     assert!(store.list_clusters().await.unwrap().is_empty());
     let unknown = store.save_snapshot("nope", &[], &[]).await;
     assert!(unknown.is_err(), "a snapshot needs a known cluster");
@@ -167,98 +285,6 @@ async fn contract<S: Store>(store: &S) {
     );
 }
 
-#[tokio::test]
-async fn sqlite_store_meets_the_contract() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).await.unwrap();
-    contract(&store).await;
-}
-
-#[tokio::test]
-async fn migrations_apply_from_empty_once_and_data_survives_reopening() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let store = SqliteStore::open(&data).await.unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(&data).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o700);
-    }
-    store.upsert_cluster("c", "c", "s").await.unwrap();
-    let id = store
-        .save_snapshot("c", &first_objects(), &[])
-        .await
-        .unwrap();
-    drop(store);
-
-    let store = SqliteStore::open(&data).await.unwrap();
-    assert_eq!(store.load_snapshot_objects(id).await.unwrap().len(), 3);
-    drop(store);
-
-    let pool = sqlx::SqlitePool::connect(&format!(
-        "sqlite:{}",
-        data.join(palisade_store::DATABASE_FILE).display()
-    ))
-    .await
-    .unwrap();
-    let versions: Vec<i64> =
-        sqlx::query("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
-            .fetch_all(&pool)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.try_get(0).unwrap())
-            .collect();
-    assert_eq!(
-        versions,
-        vec![1, 2, 3, 4],
-        "each migration applied exactly once"
-    );
-    let mode: String = sqlx::query("PRAGMA journal_mode")
-        .fetch_one(&pool)
-        .await
-        .unwrap()
-        .try_get(0)
-        .unwrap();
-    assert_eq!(mode, "wal");
-}
-
-#[tokio::test]
-async fn unchanged_objects_are_stored_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).await.unwrap();
-    store.upsert_cluster("c", "c", "s").await.unwrap();
-    for _ in 0..3 {
-        store
-            .save_snapshot("c", &first_objects(), &[])
-            .await
-            .unwrap();
-    }
-    drop(store);
-    let pool = sqlx::SqlitePool::connect(&format!(
-        "sqlite:{}",
-        dir.path().join(palisade_store::DATABASE_FILE).display()
-    ))
-    .await
-    .unwrap();
-    let count = |sql: &'static str| {
-        let pool = pool.clone();
-        async move {
-            sqlx::query(sql)
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-                .try_get::<i64, _>(0)
-                .unwrap()
-        }
-    };
-    assert_eq!(count("SELECT count(*) FROM object_contents").await, 3);
-    assert_eq!(count("SELECT count(*) FROM snapshot_objects").await, 9);
-}
-
-// --- platform state: alerts, tokens, images, settings ---
-
 fn occurrence(user: &str, at: &str, message: &str) -> NewAlert {
     NewAlert {
         alert_type: "K8S_ExecIntoContainer".into(),
@@ -281,7 +307,8 @@ fn occurrence(user: &str, at: &str, message: &str) -> NewAlert {
     }
 }
 
-async fn platform_contract<S: PlatformStore>(store: &S) {
+async fn platform_contract(fx: &Fixture) {
+    let store = &fx.store;
     store.ping().await.unwrap();
 
     // deduplication: same type, rule, cluster, resource and user fold into one alert
@@ -411,8 +438,28 @@ async fn platform_contract<S: PlatformStore>(store: &S) {
             .await
             .is_err()
     );
-    assert_eq!(store.list_tokens().await.unwrap().len(), 1);
+    // a sensor token is stored with its role
+    let sensor = store
+        .insert_token("hash-3", Role::Sensor, "audit webhook")
+        .await
+        .unwrap();
+    assert_eq!(sensor.role, Role::Sensor);
+    assert_eq!(
+        store.token_by_hash("hash-3").await.unwrap().map(|t| t.role),
+        Some(Role::Sensor)
+    );
+    assert_eq!(
+        store
+            .list_tokens()
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.role)
+            .collect::<Vec<_>>(),
+        vec![Role::Reader, Role::Sensor]
+    );
     assert!(store.revoke_token(t.id).await.unwrap());
+    assert!(!store.revoke_token(t.id).await.unwrap());
     assert!(store.token_by_hash("hash-1").await.unwrap().is_none());
 
     // images by digest; a later report keeps the stored SBOM
@@ -454,9 +501,408 @@ async fn platform_contract<S: PlatformStore>(store: &S) {
     );
 }
 
-#[tokio::test]
-async fn sqlite_store_meets_the_platform_contract() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).await.unwrap();
-    platform_contract(&store).await;
+async fn migrations_apply_once_and_data_survives_reopening(fx: &Fixture) {
+    fx.store.upsert_cluster("c", "c", "s").await.unwrap();
+    let id = fx
+        .store
+        .save_snapshot("c", &first_objects(), &[])
+        .await
+        .unwrap();
+    // reopening applies no migration twice and keeps the data
+    let again = AnyStore::open(&fx.location).await.unwrap();
+    assert_eq!(again.load_snapshot_objects(id).await.unwrap().len(), 3);
+    drop(again);
+    assert_eq!(
+        fx.scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+            .await,
+        5,
+        "each migration applied exactly once"
+    );
+    assert_eq!(
+        fx.scalar("SELECT max(version) FROM _sqlx_migrations").await,
+        5
+    );
+    if let AnyStore::Sqlite(_) = fx.store {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&fx.location)
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o700, "the data directory is private");
+        }
+        let pool = sqlx::SqlitePool::connect(&format!(
+            "sqlite:{}/{}",
+            fx.location,
+            palisade_store::DATABASE_FILE
+        ))
+        .await
+        .unwrap();
+        let mode: String = sqlx::query("PRAGMA journal_mode")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+}
+
+async fn unchanged_objects_are_stored_once(fx: &Fixture) {
+    fx.store.upsert_cluster("c", "c", "s").await.unwrap();
+    for _ in 0..3 {
+        fx.store
+            .save_snapshot("c", &first_objects(), &[])
+            .await
+            .unwrap();
+    }
+    assert_eq!(fx.scalar("SELECT count(*) FROM object_contents").await, 3);
+    assert_eq!(fx.scalar("SELECT count(*) FROM snapshot_objects").await, 9);
+}
+
+/// Two writers (two server replicas, or two requests) reporting the same alert at once.
+async fn concurrent_occurrences_fold_into_one_alert(fx: &Fixture) {
+    let mut tasks = Vec::new();
+    for worker in 0..4 {
+        let store = fx.store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..10 {
+                let at = format!("2026-01-01T10:{worker}{i}:00Z");
+                store
+                    .record_alert(&occurrence("alice", &at, "again"))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let all = fx.store.list_alerts(&AlertFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 1, "one open alert per fingerprint");
+    assert_eq!(all[0].count, 40);
+    assert_eq!(all[0].first_seen, "2026-01-01T10:00:00Z");
+    assert_eq!(all[0].last_seen, "2026-01-01T10:39:00Z");
+}
+
+async fn exports_are_queued_with_the_alert_once_per_sink(fx: &Fixture) {
+    let store = &fx.store;
+    let first = store
+        .record_alert_with_exports(
+            &occurrence("alice", "2026-01-01T10:00:00Z", "first"),
+            &["splunk", "elastic"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.count, 1);
+    // a repeat folds into the same alert and queues its new state
+    let second = store
+        .record_alert_with_exports(
+            &occurrence("alice", "2026-01-01T11:00:00Z", "second"),
+            &["splunk"],
+        )
+        .await
+        .unwrap();
+    assert_eq!((second.id, second.count), (first.id, 2));
+    // a plain record queues nothing
+    store
+        .record_alert(&occurrence("bob", "2026-01-01T12:00:00Z", "quiet"))
+        .await
+        .unwrap();
+    assert_eq!(store.pending_exports("splunk").await.unwrap(), 2);
+    assert_eq!(store.pending_exports("elastic").await.unwrap(), 1);
+    assert_eq!(store.pending_exports("nobody").await.unwrap(), 0);
+
+    let items = store
+        .lease_exports("splunk", 10, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 2);
+    assert!(items[0].id < items[1].id, "oldest first");
+    assert!(items.iter().all(|i| i.sink == "splunk" && i.attempts == 1));
+    assert_eq!(
+        items[0].payload,
+        serde_json::to_value(&first).unwrap(),
+        "the payload is the alert as stored by that occurrence"
+    );
+    assert_eq!(items[1].payload["count"], json!(2));
+    assert_eq!(items[1].payload["message"], json!("second"));
+    assert_eq!(items[1].payload["type"], json!("K8S_ExecIntoContainer"));
+
+    // acknowledged items are gone for good; other sinks keep theirs
+    let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+    assert_eq!(store.ack_exports(&ids).await.unwrap(), 2);
+    assert_eq!(store.ack_exports(&ids).await.unwrap(), 0);
+    assert_eq!(store.ack_exports(&[]).await.unwrap(), 0);
+    assert_eq!(store.pending_exports("splunk").await.unwrap(), 0);
+    assert!(
+        store
+            .lease_exports("splunk", 10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.pending_exports("elastic").await.unwrap(), 1);
+}
+
+async fn unacknowledged_exports_come_back_after_the_lease(fx: &Fixture) {
+    let store = &fx.store;
+    for user in ["a", "b", "c"] {
+        store
+            .record_alert_with_exports(&occurrence(user, "2026-01-01T10:00:00Z", "m"), &["siem"])
+            .await
+            .unwrap();
+    }
+    // a sender leases two items and dies before acknowledging them
+    let lost = store
+        .lease_exports("siem", 2, Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert_eq!(lost.len(), 2);
+    // while the lease holds, only the third item is handed out
+    let held = store
+        .lease_exports("siem", 10, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    assert!(held[0].id > lost[1].id);
+    assert!(
+        store
+            .lease_exports("siem", 10, Duration::from_secs(3600))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.pending_exports("siem").await.unwrap(), 3);
+
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let back = store
+        .lease_exports("siem", 10, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(
+        back.iter().map(|i| i.id).collect::<Vec<_>>(),
+        lost.iter().map(|i| i.id).collect::<Vec<_>>(),
+        "the dead sender's items come back, oldest first"
+    );
+    assert!(back.iter().all(|i| i.attempts == 2));
+    assert_eq!(back[0].payload, lost[0].payload);
+    let ids: Vec<i64> = back.iter().chain(&held).map(|i| i.id).collect();
+    assert_eq!(store.ack_exports(&ids).await.unwrap(), 3);
+    assert_eq!(store.pending_exports("siem").await.unwrap(), 0);
+}
+
+async fn concurrent_leasers_never_share_an_item(fx: &Fixture) {
+    let total = 200;
+    for n in 0..total {
+        fx.store
+            .record_alert_with_exports(
+                &occurrence(&format!("user-{n}"), "2026-01-01T10:00:00Z", "m"),
+                &["siem"],
+            )
+            .await
+            .unwrap();
+    }
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let store = fx.store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let batch = store
+                    .lease_exports("siem", 7, Duration::from_secs(3600))
+                    .await
+                    .unwrap();
+                if batch.is_empty() {
+                    return mine;
+                }
+                mine.extend(batch.into_iter().map(|i| i.id));
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    let mut seen = BTreeSet::new();
+    for t in tasks {
+        for id in t.await.unwrap() {
+            assert!(seen.insert(id), "item {id} was leased twice");
+        }
+    }
+    assert_eq!(seen.len(), total, "every item was leased once");
+}
+
+fn spread_findings() -> Vec<Finding> {
+    let mut out = Vec::new();
+    for i in 0..60 {
+        let (check, severity) = match i % 4 {
+            0 | 1 => ("no-limits", Severity::Medium),
+            2 => ("privileged", Severity::Critical),
+            _ => ("latest-tag", Severity::Low),
+        };
+        let mut f = finding(check, severity, &format!("web-{i:02}"));
+        f.title = format!("title of {check}").into();
+        f.resource.namespace = Some(if i % 3 == 0 { "shop" } else { "ops" }.into());
+        if i % 5 == 0 {
+            f.resource.kind = "StatefulSet".into();
+        }
+        out.push(f);
+    }
+    // one check whose findings differ in severity: the highest wins
+    let mut odd = finding("host-path", Severity::Low, "db");
+    odd.title = "title of host-path".into();
+    out.push(odd.clone());
+    odd.severity = Severity::High;
+    odd.resource.name = "DB-Primary".into();
+    out.push(odd);
+    out
+}
+
+async fn recommendations_aggregate_findings_by_check(fx: &Fixture) {
+    let store = &fx.store;
+    store.upsert_cluster("c", "c", "s").await.unwrap();
+    let id = store
+        .save_snapshot("c", &[], &spread_findings())
+        .await
+        .unwrap();
+    let rec = |check: &str, severity, count| Recommendation {
+        check_id: check.into(),
+        title: format!("title of {check}"),
+        severity,
+        count,
+    };
+    assert_eq!(
+        store.recommendations(id).await.unwrap(),
+        vec![
+            rec("privileged", Severity::Critical, 15),
+            rec("host-path", Severity::High, 2),
+            rec("no-limits", Severity::Medium, 30),
+            rec("latest-tag", Severity::Low, 15),
+        ],
+        "most severe first, then most frequent"
+    );
+    let other = store.save_snapshot("c", &[], &[]).await.unwrap();
+    assert!(store.recommendations(other).await.unwrap().is_empty());
+    assert!(
+        store
+            .recommendations(SnapshotId(9999))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Pages through the whole filtered list, `limit` at a time, through the cursor's text form.
+async fn walk(
+    store: &AnyStore,
+    id: SnapshotId,
+    filter: &FindingFilter,
+    limit: u32,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut after: Option<FindingCursor> = None;
+    let mut pages = 0;
+    loop {
+        let page = store.findings_page(id, filter, after, limit).await.unwrap();
+        assert!(page.findings.len() <= limit.max(1) as usize);
+        pages += 1;
+        assert!(pages < 1000, "paging does not end");
+        out.extend(page.findings);
+        match page.next {
+            Some(c) => after = Some(c.to_string().parse().unwrap()),
+            None => return out,
+        }
+    }
+}
+
+async fn findings_pages_walk_the_filtered_findings_once(fx: &Fixture) {
+    let store = &fx.store;
+    store.upsert_cluster("c", "c", "s").await.unwrap();
+    let all = spread_findings();
+    let id = store.save_snapshot("c", &[], &all).await.unwrap();
+    // a second snapshot's findings never leak into the first one's pages
+    store.save_snapshot("c", &[], &all[..5]).await.unwrap();
+
+    let none = FindingFilter::default();
+    assert_eq!(walk(store, id, &none, 7).await, all);
+    assert_eq!(walk(store, id, &none, 1000).await, all);
+    let first = store.findings_page(id, &none, None, 10).await.unwrap();
+    assert_eq!(first.findings, all[..10]);
+    let exact = store.findings_page(id, &none, None, 62).await.unwrap();
+    assert_eq!(
+        (exact.findings.len(), exact.next),
+        (62, None),
+        "no empty last page"
+    );
+    let zero = store.findings_page(id, &none, None, 0).await.unwrap();
+    assert_eq!(zero.findings.len(), 1, "a limit of 0 means 1");
+
+    let filters = [
+        FindingFilter {
+            check_id: Some("privileged".into()),
+            ..FindingFilter::default()
+        },
+        FindingFilter {
+            namespace: Some("shop".into()),
+            kind: Some("StatefulSet".into()),
+            ..FindingFilter::default()
+        },
+        FindingFilter {
+            name_contains: Some("B-p".into()),
+            ..FindingFilter::default()
+        },
+        FindingFilter {
+            check_id: Some("no-limits".into()),
+            namespace: Some("ops".into()),
+            name_contains: Some("web-1".into()),
+            ..FindingFilter::default()
+        },
+        FindingFilter {
+            name_contains: Some("%".into()),
+            ..FindingFilter::default()
+        },
+    ];
+    for filter in &filters {
+        let contains = |f: &Finding, text: &str| {
+            f.resource
+                .name
+                .to_ascii_lowercase()
+                .contains(&text.to_ascii_lowercase())
+        };
+        let expected: Vec<Finding> = all
+            .iter()
+            .filter(|f| filter.check_id.as_deref().is_none_or(|c| f.check_id == c))
+            .filter(|f| {
+                filter
+                    .namespace
+                    .as_deref()
+                    .is_none_or(|n| f.resource.namespace.as_deref() == Some(n))
+            })
+            .filter(|f| filter.kind.as_deref().is_none_or(|k| f.resource.kind == k))
+            .filter(|f| {
+                filter
+                    .name_contains
+                    .as_deref()
+                    .is_none_or(|t| contains(f, t))
+            })
+            .cloned()
+            .collect();
+        assert_eq!(walk(store, id, filter, 3).await, expected, "{filter:?}");
+    }
+    assert_eq!(
+        walk(store, id, &filters[2], 3).await.len(),
+        1,
+        "name search ignores ASCII case"
+    );
+    assert!(
+        walk(store, id, &filters[4], 3).await.is_empty(),
+        "no wildcards"
+    );
+    assert!(
+        store
+            .findings_page(SnapshotId(9999), &none, None, 10)
+            .await
+            .unwrap()
+            .findings
+            .is_empty()
+    );
 }

@@ -13,25 +13,76 @@ use crate::Outcome;
 use crate::settings::GlobalArgs;
 
 /// Runs the platform.
+///
+/// One process: the REST API and dashboard, the Kubernetes audit webhook
+/// (`POST /api/v1/audit/webhook`, sensor or admin token), posture snapshots of the current
+/// kubeconfig's cluster, the daily advisory database update followed by a rescan of every
+/// stored SBOM, a quick scan of images newly seen in the cluster, an inventory of this
+/// node's packages, and alert export to SIEMs, on the embedded store under the data
+/// directory. A restart resumes from the store (snapshots, reports, alerts, queued exports).
+///
+/// Settings come from flags, then PALISADE_* variables, then the configuration file
+/// (--config, default ~/.config/palisade/config.toml), whose [up] table takes the flag names
+/// with `_` (e.g. `listen = "0.0.0.0:7443"`, `exports = ["cef=tcp://siem:6514"]`).
 #[derive(Debug, Args)]
 pub(crate) struct UpArgs {
     /// Address to listen on (HTTPS unless --plain-http).
-    #[arg(long, default_value = "127.0.0.1:7443", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "PALISADE_LISTEN",
+        default_value = "127.0.0.1:7443",
+        value_name = "ADDR"
+    )]
     listen: SocketAddr,
     /// TLS certificate chain (PEM). Default: a self-signed certificate generated at first start
     /// under the data directory.
-    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "PALISADE_TLS_CERT",
+        requires = "tls_key",
+        value_name = "FILE"
+    )]
     tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).
-    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "PALISADE_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
     tls_key: Option<PathBuf>,
     /// Serve plain HTTP. Only allowed on a loopback address.
-    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    #[arg(long, env = "PALISADE_PLAIN_HTTP", conflicts_with_all = ["tls_cert", "tls_key"])]
     plain_http: bool,
     /// Interval between posture snapshots of the current kubeconfig's cluster (e.g. 10m, 1h).
-    #[arg(long, default_value = "10m", value_parser = crate::cmd::posture::parse_interval, value_name = "DURATION")]
+    #[arg(long, env = "PALISADE_INTERVAL", default_value = "10m", value_parser = crate::cmd::posture::parse_interval, value_name = "DURATION")]
     interval: Duration,
-    /// Do not scan anything: serve what is stored.
+    /// Interval between advisory database updates (each followed by a rescan of every stored
+    /// SBOM); 0 turns updates off.
+    #[arg(long, env = "PALISADE_DB_UPDATE_INTERVAL", default_value = "24h", value_parser = parse_optional_interval, value_name = "DURATION")]
+    db_update_interval: Duration,
+    /// Update the advisory database from this mirror (directory or http(s) URL) instead of
+    /// the upstream sources (air-gapped sites).
+    #[arg(long, env = "PALISADE_MIRROR", value_name = "DIR|URL")]
+    mirror: Option<String>,
+    /// Send alerts to a SIEM, at least once, through the store's queue: jsonl=PATH,
+    /// syslog=udp|tcp|tls://HOST:PORT, cef=..., webhook=URL, ocsf=URL, splunk=URL (token in
+    /// PALISADE_SPLUNK_TOKEN). Repeat for several.
+    #[arg(
+        long = "export",
+        env = "PALISADE_EXPORT",
+        value_delimiter = ',',
+        value_name = "KIND=TARGET"
+    )]
+    exports: Vec<String>,
+    /// How long an export batch in flight is reserved for this process; after a crash the
+    /// batch is sent again (by this or another process) once its reservation expires.
+    #[arg(long, default_value = "60s", value_parser = crate::cmd::posture::parse_interval, value_name = "DURATION")]
+    export_lease: Duration,
+    /// Falco rule files (source k8s_audit) for the audit webhook, after the built-in rules.
+    #[arg(long = "rules", value_name = "FILE")]
+    rules: Vec<PathBuf>,
+    /// Do not scan anything: serve what is stored (the audit webhook still works).
     #[arg(long)]
     no_scan: bool,
     /// Root filesystem of this node to inventory at start (node vulnerability assessment).
@@ -48,6 +99,123 @@ pub(crate) struct UpArgs {
     kubeconfig: Option<PathBuf>,
 }
 
+/// `0` (off) or an interval.
+fn parse_optional_interval(s: &str) -> Result<Duration, String> {
+    if s.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    crate::cmd::posture::parse_interval(s)
+}
+
+impl UpArgs {
+    /// `runtime serve-audit`: the server with its audit webhook and exports, no scanning.
+    pub(crate) fn audit_only(
+        listen: SocketAddr,
+        tls: Option<(PathBuf, PathBuf)>,
+        plain_http: bool,
+        rules: Vec<PathBuf>,
+        exports: Vec<String>,
+        export_lease: Duration,
+    ) -> UpArgs {
+        let (tls_cert, tls_key) = tls.unzip();
+        UpArgs {
+            listen,
+            tls_cert,
+            tls_key,
+            plain_http,
+            interval: Duration::from_secs(600),
+            db_update_interval: Duration::ZERO,
+            mirror: None,
+            exports,
+            export_lease,
+            rules,
+            no_scan: true,
+            host_root: PathBuf::from("/"),
+            no_host_scan: true,
+            context: None,
+            kubeconfig: None,
+        }
+    }
+
+    /// Fills what flags and environment left at its default from the configuration file.
+    pub(crate) fn apply_file(
+        &mut self,
+        file: &crate::config::UpFile,
+        m: &clap::ArgMatches,
+    ) -> anyhow::Result<()> {
+        let d = |id: &str| crate::config::defaulted(m, id);
+        if d("listen")
+            && let Some(v) = file.listen
+        {
+            self.listen = v;
+        }
+        if d("tls_cert") && d("tls_key") && file.tls_cert.is_some() != file.tls_key.is_some() {
+            anyhow::bail!("the configuration file sets only one of tls_cert and tls_key");
+        }
+        if d("tls_cert") && file.tls_cert.is_some() {
+            self.tls_cert = file.tls_cert.clone();
+        }
+        if d("tls_key") && file.tls_key.is_some() {
+            self.tls_key = file.tls_key.clone();
+        }
+        if d("plain_http")
+            && let Some(v) = file.plain_http
+        {
+            self.plain_http = v;
+        }
+        if self.plain_http && self.tls_cert.is_some() {
+            anyhow::bail!("plain_http conflicts with tls_cert/tls_key");
+        }
+        if d("interval")
+            && let Some(v) = &file.interval
+        {
+            self.interval = crate::cmd::posture::parse_interval(v)
+                .map_err(|e| anyhow::anyhow!("[up] interval: {e}"))?;
+        }
+        if d("db_update_interval")
+            && let Some(v) = &file.db_update_interval
+        {
+            self.db_update_interval = parse_optional_interval(v)
+                .map_err(|e| anyhow::anyhow!("[up] db_update_interval: {e}"))?;
+        }
+        if d("mirror") && file.mirror.is_some() {
+            self.mirror = file.mirror.clone();
+        }
+        if d("exports")
+            && let Some(v) = &file.exports
+        {
+            self.exports = v.clone();
+        }
+        if d("rules")
+            && let Some(v) = &file.rules
+        {
+            self.rules = v.clone();
+        }
+        if d("no_scan")
+            && let Some(v) = file.no_scan
+        {
+            self.no_scan = v;
+        }
+        if d("host_root")
+            && let Some(v) = &file.host_root
+        {
+            self.host_root = v.clone();
+        }
+        if d("no_host_scan")
+            && let Some(v) = file.no_host_scan
+        {
+            self.no_host_scan = v;
+        }
+        if d("context") && file.context.is_some() {
+            self.context = file.context.clone();
+        }
+        if d("kubeconfig") && file.kubeconfig.is_some() {
+            self.kubeconfig = file.kubeconfig.clone();
+        }
+        Ok(())
+    }
+}
+
 /// API tokens.
 #[derive(Debug, Subcommand)]
 pub(crate) enum TokenCommand {
@@ -59,7 +227,7 @@ pub(crate) enum TokenCommand {
 #[derive(Debug, Args)]
 pub(crate) struct TokenCreateArgs {
     /// What the token may do: `reader` reads everything, `admin` also dismisses alerts,
-    /// changes settings and creates tokens.
+    /// changes settings and creates tokens, `sensor` only posts events (the audit webhook).
     #[arg(long, value_enum, default_value = "reader")]
     role: RoleArg,
     /// A label to recognise the token by.
@@ -71,6 +239,7 @@ pub(crate) struct TokenCreateArgs {
 enum RoleArg {
     Reader,
     Admin,
+    Sensor,
 }
 
 impl From<RoleArg> for palisade_server::Role {
@@ -78,6 +247,7 @@ impl From<RoleArg> for palisade_server::Role {
         match r {
             RoleArg::Reader => palisade_server::Role::Reader,
             RoleArg::Admin => palisade_server::Role::Admin,
+            RoleArg::Sensor => palisade_server::Role::Sensor,
         }
     }
 }
@@ -95,8 +265,16 @@ pub(crate) fn token(cmd: TokenCommand, global: &GlobalArgs) -> anyhow::Result<Ou
 
 pub(crate) fn up(a: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let dir = global.data_dir()?;
+    let sinks = a
+        .exports
+        .iter()
+        .map(|s| palisade_server::exports::SinkSpec::parse(s).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let analyzer = crate::cmd::runtime::live_analyzer(&a.rules, false)?;
     let rt = crate::settings::runtime()?;
-    let result = rt.block_on(async move {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    let result = rt.block_on(async {
         let store = SqliteStore::open(&dir).await?;
         // First start: an admin token, shown once.
         if store.list_tokens().await?.is_empty() {
@@ -113,31 +291,66 @@ pub(crate) fn up(a: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
             (_, _, true) => palisade_server::TlsMode::Plain,
             _ => palisade_server::TlsMode::SelfSigned,
         };
-        let server = palisade_server::Server::new(config, store.clone())?;
+        let receiver = palisade_server::AuditReceiver::new(
+            analyzer,
+            palisade_detect::ingest::IngestOptions::default(),
+            None,
+            sinks.iter().map(|s| s.name.clone()).collect(),
+        );
+        let server = palisade_server::Server::new(config, store.clone())?.with_audit(receiver);
         let listener = tokio::net::TcpListener::bind(a.listen)
             .await
             .with_context(|| format!("cannot listen on {}", a.listen))?;
         let scheme = if a.plain_http { "http" } else { "https" };
+        let address = listener.local_addr().unwrap_or(a.listen);
         eprintln!(
-            "palisade is up: {scheme}://{} (dashboard and /api/v1; data in {})",
-            listener.local_addr().unwrap_or(a.listen),
+            "palisade is up: {scheme}://{address} (dashboard and /api/v1; data in {})",
             dir.display()
+        );
+        eprintln!(
+            "audit webhook: {scheme}://{address}{} (create a token with `palisade token create --role sensor`)",
+            palisade_server::AUDIT_WEBHOOK_PATH
         );
         if let Some(cert) = server.certificate_path() {
             eprintln!("TLS certificate: {}", cert.display());
         }
-        let scheduler = if a.no_scan {
-            None
-        } else {
+        workers = palisade_server::exports::spawn_workers(
+            store.clone(),
+            sinks.clone(),
+            tokio::runtime::Handle::current(),
+            a.export_lease,
+            stop.clone(),
+        );
+        let mut tasks = Vec::new();
+        if !a.no_scan {
             let config = palisade_inventory::live::Config {
                 context: a.context.clone(),
                 kubeconfig: a.kubeconfig.clone(),
                 ..Default::default()
             };
-            Some(tokio::spawn(snapshot_loop(store.clone(), config, a.interval)))
-        };
-        if !a.no_scan && !a.no_host_scan {
-            tokio::spawn(host_scan(store.clone(), a.host_root.clone()));
+            let images = ImageQueue::new(dir.clone());
+            tasks.push(tokio::spawn(snapshot_loop(
+                store.clone(),
+                config,
+                a.interval,
+                images,
+            )));
+            if !a.db_update_interval.is_zero() {
+                let every = a.db_update_interval;
+                tasks.push(tokio::spawn(db_update_loop(
+                    store.clone(),
+                    dir.clone(),
+                    a.mirror.clone(),
+                    every,
+                )));
+            }
+            if !a.no_host_scan {
+                tasks.push(tokio::spawn(host_scan(
+                    store.clone(),
+                    a.host_root.clone(),
+                    dir.clone(),
+                )));
+            }
         }
         let shutdown = async {
             let mut term =
@@ -149,16 +362,223 @@ pub(crate) fn up(a: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
             eprintln!("shutting down (open requests get 30 s to finish)...");
         };
         let served = server.serve(listener, shutdown).await;
-        if let Some(s) = scheduler {
-            s.abort();
+        for t in tasks {
+            t.abort();
         }
         served?;
         anyhow::Ok(())
     });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in workers {
+        let _ = w.join();
+    }
     // A host inventory still walking the file system must not hold the exit back.
     rt.shutdown_timeout(Duration::from_secs(2));
     result?;
     Ok(Outcome::Clean)
+}
+
+/// Images seen in cluster snapshots, scanned once per digest in the background (two at a
+/// time) through the registry source; what cannot be pulled is reported once.
+#[derive(Clone)]
+struct ImageQueue {
+    data_dir: PathBuf,
+    seen: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl ImageQueue {
+    fn new(data_dir: PathBuf) -> ImageQueue {
+        ImageQueue {
+            data_dir,
+            seen: Default::default(),
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(2)),
+        }
+    }
+
+    /// Queues the references not queued before.
+    fn offer(&self, store: &SqliteStore, references: Vec<String>) {
+        for reference in references {
+            let fresh = self
+                .seen
+                .lock()
+                .map(|mut s| s.insert(reference.clone()))
+                .unwrap_or(false);
+            if !fresh {
+                continue;
+            }
+            let queue = self.clone();
+            let store = store.clone();
+            tokio::spawn(async move {
+                let Ok(_permit) = queue.permits.acquire().await else {
+                    return;
+                };
+                queue.scan(&store, reference).await;
+            });
+        }
+    }
+
+    async fn scan(&self, store: &SqliteStore, reference: String) {
+        let known: std::collections::BTreeSet<String> = match store.list_images().await {
+            Ok(list) => list.into_iter().map(|i| i.digest).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot list stored images");
+                return;
+            }
+        };
+        let dir = self.data_dir.clone();
+        let job = reference.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let db = palisade_vuln::db::Database::open(&dir.join("vulndb"))
+                .map_err(|e| format!("no advisory database ({e})"))?;
+            let cache = palisade_vuln::image::BlobCache::new(dir.join("cache/blobs"));
+            let opts = registry_options(&job);
+            Ok::<_, String>(crate::cmd::vuln::scan_one(
+                &job,
+                &opts,
+                &cache,
+                &palisade_vuln::image::ImageOptions::default(),
+                &db,
+                &known,
+            ))
+        })
+        .await;
+        match outcome {
+            Ok(Ok((line, Some(record)))) => match store.put_image_report(&record).await {
+                Ok(_) => {
+                    tracing::info!(image = %reference, vulnerabilities = line.vulnerabilities, "Image scanned")
+                }
+                Err(e) => {
+                    tracing::warn!(image = %reference, error = %e, "Cannot store an image report")
+                }
+            },
+            Ok(Ok((line, None))) => match line.error {
+                Some(e) => tracing::warn!(image = %reference, error = %e, "Image not scanned"),
+                None => tracing::debug!(image = %reference, "Image digest scanned before"),
+            },
+            Ok(Err(e)) => tracing::warn!(image = %reference, error = %e, "Image not scanned"),
+            Err(e) => tracing::warn!(image = %reference, error = %e, "Image scan stopped"),
+        }
+    }
+}
+
+/// Registry options for a reference: docker config.json credentials when present.
+fn registry_options(reference: &str) -> palisade_vuln::registry::RegistryOptions {
+    use palisade_vuln::registry;
+    let mut opts = registry::RegistryOptions::default();
+    if let Ok(r) = registry::Reference::parse(reference)
+        && let Some(cfg) = registry::docker_config_path().filter(|p| p.exists())
+        && let Ok(Some(c)) = registry::credentials_from_docker_config(&cfg, &r.registry)
+    {
+        opts.credentials = c;
+    }
+    opts
+}
+
+/// Container images referenced by the workloads of an inventory.
+fn workload_images(objects: &[palisade_inventory::Object]) -> Vec<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for o in objects {
+        let v = &o.raw;
+        let spec = v
+            .pointer("/spec/template/spec")
+            .or_else(|| v.pointer("/spec/jobTemplate/spec/template/spec"))
+            .or_else(|| v.get("spec"));
+        let Some(spec) = spec else { continue };
+        for list in ["containers", "initContainers", "ephemeralContainers"] {
+            for c in spec
+                .get(list)
+                .and_then(|c| c.as_array())
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                if let Some(image) = c.get("image").and_then(|i| i.as_str())
+                    && !image.is_empty()
+                {
+                    out.insert(image.to_owned());
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Setting holding the time of the last advisory database update (`{"at": unix seconds}`).
+const LAST_DB_UPDATE: &str = "scheduler.db_update";
+
+/// Updates the advisory database at an interval (from upstream or the mirror), then
+/// rescans every stored SBOM. The first update runs at start when the database is missing
+/// or older than the interval.
+async fn db_update_loop(store: SqliteStore, dir: PathBuf, mirror: Option<String>, every: Duration) {
+    let db_dir = dir.join("vulndb");
+    let mut warned = false;
+    loop {
+        // The time of the last successful update is kept in the store, so a restart does not
+        // update again before it is due.
+        let last = store
+            .get_setting(LAST_DB_UPDATE)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|v| v.get("at").and_then(serde_json::Value::as_u64));
+        let due = last
+            .is_none_or(|t| palisade_model::time::unix_now().saturating_sub(t) >= every.as_secs());
+        if due {
+            let target = db_dir.clone();
+            let m = mirror.clone();
+            let updated = tokio::task::spawn_blocking(move || {
+                std::fs::create_dir_all(&target).map_err(|e| e.to_string())?;
+                let mirror = m.as_deref().map(palisade_vuln::db::Mirror::parse);
+                palisade_vuln::db::update(
+                    &target,
+                    &palisade_vuln::db::Source::defaults(),
+                    mirror.as_ref(),
+                )
+                .map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+            match updated {
+                Ok(r) => {
+                    for f in &r.failed {
+                        tracing::warn!("Advisory source not updated: {f}");
+                    }
+                    eprintln!("advisory database updated: {} advisories", r.advisories);
+                    warned = false;
+                    let at = serde_json::json!({"at": palisade_model::time::unix_now()});
+                    if let Err(e) = store.put_setting(LAST_DB_UPDATE, &at).await {
+                        tracing::warn!(error = %e, "Cannot record the database update time");
+                    }
+                    match palisade_vuln::db::Database::open(&db_dir) {
+                        Ok(db) => match crate::cmd::vuln::rescan_stored(
+                            &store,
+                            std::sync::Arc::new(db),
+                            0,
+                        )
+                        .await
+                        {
+                            Ok(out) => eprintln!(
+                                "rescan: {} images, {} with new vulnerabilities, {} with fixed ones",
+                                out.images, out.images_with_new, out.images_with_fixed
+                            ),
+                            Err(e) => eprintln!("rescan failed: {e:#}"),
+                        },
+                        Err(e) => eprintln!("cannot open the updated database: {e}"),
+                    }
+                }
+                Err(e) if !warned => {
+                    eprintln!(
+                        "advisory database not updated: {e} (retrying in 1 h; give --mirror for air-gapped sites)"
+                    );
+                    warned = true;
+                }
+                Err(e) => tracing::debug!("advisory database not updated: {e}"),
+            }
+        }
+        // Check hourly whether the database is due (and retry a failed update).
+        tokio::time::sleep(every.min(Duration::from_secs(3600))).await;
+    }
 }
 
 /// Posture snapshots of the configured cluster at an interval, saved with their findings.
@@ -167,12 +587,14 @@ async fn snapshot_loop(
     store: SqliteStore,
     config: palisade_inventory::live::Config,
     every: Duration,
+    images: ImageQueue,
 ) {
     let mut warned = false;
     loop {
         match snapshot_once(&store, &config).await {
-            Ok((name, objects, findings)) => {
+            Ok((name, objects, findings, seen)) => {
                 tracing::info!(cluster = %name, objects, findings, "posture snapshot saved");
+                images.offer(&store, seen);
                 warned = false;
             }
             Err(e) if !warned => {
@@ -191,7 +613,7 @@ async fn snapshot_loop(
 async fn snapshot_once(
     store: &SqliteStore,
     config: &palisade_inventory::live::Config,
-) -> anyhow::Result<(String, usize, usize)> {
+) -> anyhow::Result<(String, usize, usize, Vec<String>)> {
     let cluster = palisade_inventory::live::connect(config).await?;
     let (inventory, warnings) = palisade_inventory::live::snapshot(&cluster).await?;
     for w in &warnings {
@@ -204,12 +626,18 @@ async fn snapshot_once(
     store
         .save_snapshot(&cluster.id, &inventory.objects, &findings)
         .await?;
-    Ok((cluster.name, inventory.objects.len(), findings.len()))
+    let images = workload_images(&inventory.objects);
+    Ok((
+        cluster.name,
+        inventory.objects.len(),
+        findings.len(),
+        images,
+    ))
 }
 
 /// Inventories the packages of the node's root filesystem and stores the report as the
 /// image `host:<name>`; vulnerabilities are matched against the advisories imported so far.
-async fn host_scan(store: SqliteStore, root: PathBuf) {
+async fn host_scan(store: SqliteStore, root: PathBuf, data_dir: PathBuf) {
     let name = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "localhost".to_owned());
@@ -222,8 +650,22 @@ async fn host_scan(store: SqliteStore, root: PathBuf) {
     let scanned = tokio::task::spawn_blocking(move || {
         let fs = palisade_vuln::image::open_rootfs(&root_for_task, Default::default())?;
         let sbom = palisade_vuln::catalog::catalog(&fs)?;
-        let index = palisade_vuln::Index::new();
-        let report = palisade_vuln::scan::scan_sbom(&sbom, &index, Default::default());
+        let report = match palisade_vuln::db::Database::open(&data_dir.join("vulndb")) {
+            Ok(db) => palisade_vuln::scan::scan_sbom_with(
+                &sbom,
+                &db,
+                palisade_vuln::scan::ScanOptions {
+                    epss: Some(db.epss()),
+                },
+            ),
+            // No advisories yet: the inventory alone; the rescan after the first database
+            // update matches it.
+            Err(_) => palisade_vuln::scan::scan_sbom(
+                &sbom,
+                &palisade_vuln::Index::new(),
+                Default::default(),
+            ),
+        };
         anyhow::Ok((sbom, report))
     })
     .await;

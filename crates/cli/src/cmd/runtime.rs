@@ -38,6 +38,48 @@ pub(crate) enum RuntimeCommand {
     ///   palisade runtime analyze --follow /var/log/kubernetes/audit/audit.log
     #[command(verbatim_doc_comment)]
     Analyze(AnalyzeArgs),
+    /// Receives Kubernetes audit events over HTTPS: the API server's audit webhook backend
+    /// posts EventList batches to /api/v1/audit/webhook with a `sensor` token; alerts are
+    /// stored (with their lifecycle, shown by `palisade up`'s dashboard on the same data
+    /// directory) and exported to --export destinations at least once.
+    ///
+    /// The API server's webhook kubeconfig points at https://ADDR/api/v1/audit/webhook with
+    /// `token: <palisade token create --role sensor>` and the server's CA certificate.
+    ///
+    /// Examples:
+    ///   palisade runtime serve-audit --listen 0.0.0.0:8443 --export cef=tcp://siem:6514
+    ///   palisade runtime serve-audit --listen 127.0.0.1:8080 --plain-http
+    #[command(verbatim_doc_comment)]
+    ServeAudit(ServeAuditArgs),
+}
+
+/// Arguments of `runtime serve-audit`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeAuditArgs {
+    /// Address to listen on (HTTPS unless --plain-http).
+    #[arg(long, value_name = "ADDR")]
+    listen: std::net::SocketAddr,
+    /// TLS certificate chain (PEM). Default: a self-signed certificate under the data
+    /// directory.
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain HTTP. Only allowed on a loopback address.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    plain_http: bool,
+    /// Falco rule file (source k8s_audit) to load after the built-in rules; repeat for several.
+    #[arg(long = "rules", value_name = "FILE")]
+    rules: Vec<PathBuf>,
+    /// Send alerts to a SIEM (jsonl=PATH, syslog=..., cef=..., webhook=URL, ocsf=URL,
+    /// splunk=URL); repeat for several. See `palisade up --help`.
+    #[arg(long = "export", value_name = "KIND=TARGET")]
+    exports: Vec<String>,
+    /// How long an export batch in flight is reserved; after a crash it is sent again once
+    /// the reservation expires.
+    #[arg(long, default_value = "60s", value_parser = crate::cmd::posture::parse_interval, value_name = "DURATION")]
+    export_lease: std::time::Duration,
 }
 
 /// Output formats of `runtime analyze`.
@@ -103,10 +145,48 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs(secs))
 }
 
-pub(crate) fn run(cmd: RuntimeCommand) -> anyhow::Result<Outcome> {
+pub(crate) fn run(
+    cmd: RuntimeCommand,
+    global: &crate::settings::GlobalArgs,
+) -> anyhow::Result<Outcome> {
     match cmd {
         RuntimeCommand::Analyze(a) => analyze(a),
+        RuntimeCommand::ServeAudit(a) => crate::cmd::platform::up(
+            crate::cmd::platform::UpArgs::audit_only(
+                a.listen,
+                a.tls_cert.zip(a.tls_key),
+                a.plain_http,
+                a.rules,
+                a.exports,
+                a.export_lease,
+            ),
+            global,
+        ),
     }
+}
+
+/// The analyzer of a long-running receiver: built-in rules (unless `no_builtin`) plus
+/// `rules`, alerts emitted as they open.
+pub(crate) fn live_analyzer(rules: &[PathBuf], no_builtin: bool) -> anyhow::Result<Analyzer> {
+    let mut files = Vec::with_capacity(rules.len());
+    for p in rules {
+        files.push(
+            RulesFile::read(p).with_context(|| format!("cannot load rules {}", p.display()))?,
+        );
+    }
+    let opts = AnalyzerOptions {
+        builtin: !no_builtin,
+        rules: files,
+        dedup: DedupOptions {
+            emit_on_open: true,
+            ..DedupOptions::default()
+        },
+    };
+    let (analyzer, warnings) = Analyzer::new(opts).context("cannot load the rules")?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(analyzer)
 }
 
 fn load_analyzer(a: &AnalyzeArgs, live: bool) -> anyhow::Result<Analyzer> {

@@ -172,7 +172,7 @@ pub(crate) fn open_db(global: &GlobalArgs) -> anyhow::Result<Database> {
 }
 
 #[derive(Debug, Serialize)]
-struct RescanLine {
+pub(crate) struct RescanLine {
     digest: String,
     reference: String,
     new: Vec<String>,
@@ -181,80 +181,89 @@ struct RescanLine {
 }
 
 #[derive(Debug, Serialize)]
-struct RescanOutput {
-    images: usize,
-    images_with_new: usize,
-    images_with_fixed: usize,
+pub(crate) struct RescanOutput {
+    pub(crate) images: usize,
+    pub(crate) images_with_new: usize,
+    pub(crate) images_with_fixed: usize,
     changed: Vec<RescanLine>,
     errors: Vec<String>,
 }
 
-pub(crate) fn vuln(cmd: VulnCommand, global: &GlobalArgs) -> anyhow::Result<Outcome> {
-    let VulnCommand::Rescan(a) = cmd;
-    let db = open_db(global)?;
-    let rt = crate::settings::runtime()?;
-    let store = rt.block_on(open_store(global))?;
+/// Re-matches every stored SBOM against `db` and stores the reports that changed.
+pub(crate) async fn rescan_stored(
+    store: &SqliteStore,
+    db: std::sync::Arc<Database>,
+    jobs: usize,
+) -> anyhow::Result<RescanOutput> {
     // Every stored image with its SBOM and the ids of its last report.
-    let (stored, references, mut errors) = rt.block_on(async {
-        let mut stored = Vec::new();
-        let mut references = BTreeMap::new();
-        let mut errors = Vec::new();
-        for image in store.list_images().await? {
-            if !image.has_sbom {
-                continue;
-            }
-            let sbom = store.image_sbom(&image.digest).await?.flatten();
-            let previous = store.image_report(&image.digest).await?;
-            let Some(sbom) = sbom else { continue };
-            match decode_stored(&image.digest, sbom, previous.map(|(_, r)| r)) {
-                Ok(s) => {
-                    references.insert(image.digest.clone(), image.reference.clone());
-                    stored.push(s);
-                }
-                Err(e) => errors.push(e),
-            }
+    let mut stored = Vec::new();
+    let mut references = BTreeMap::new();
+    let mut errors = Vec::new();
+    for image in store.list_images().await? {
+        if !image.has_sbom {
+            continue;
         }
-        anyhow::Ok((stored, references, errors))
-    })?;
+        let sbom = store.image_sbom(&image.digest).await?.flatten();
+        let previous = store.image_report(&image.digest).await?;
+        let Some(sbom) = sbom else { continue };
+        match decode_stored(&image.digest, sbom, previous.map(|(_, r)| r)) {
+            Ok(s) => {
+                references.insert(image.digest.clone(), image.reference.clone());
+                stored.push(s);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
     let sboms: BTreeMap<String, Sbom> = stored
         .iter()
         .map(|s| (s.digest.clone(), s.sbom.clone()))
         .collect();
-    let options = RescanOptions {
-        epss: Some(db.epss()),
-        threads: a.jobs,
-        reports: Reports::Changed,
-    };
-    let (images, summary) = palisade_vuln::rescan::rescan_all(&stored, &db, options);
+    let (images, summary) = tokio::task::spawn_blocking(move || {
+        let options = RescanOptions {
+            epss: Some(db.epss()),
+            threads: jobs,
+            reports: Reports::Changed,
+        };
+        palisade_vuln::rescan::rescan_all(&stored, &*db, options)
+    })
+    .await
+    .context("the rescan stopped")?;
     errors.extend(summary.errors.iter().map(|e| e.to_string()));
     let mut changed = Vec::new();
-    rt.block_on(async {
-        for image in images {
-            if image.new.is_empty() && image.fixed.is_empty() {
-                continue;
-            }
-            let reference = references.get(&image.digest).cloned().unwrap_or_default();
-            if let (Some(report), Some(sbom)) = (&image.report, sboms.get(&image.digest)) {
-                let record = image_report(image.digest.clone(), reference.clone(), sbom, report)?;
-                store.put_image_report(&record).await?;
-            }
-            changed.push(RescanLine {
-                digest: image.digest,
-                reference,
-                new: image.new,
-                fixed: image.fixed,
-                vulnerabilities: image.current.len(),
-            });
+    for image in images {
+        if image.new.is_empty() && image.fixed.is_empty() {
+            continue;
         }
-        anyhow::Ok(())
-    })?;
-    let out = RescanOutput {
+        let reference = references.get(&image.digest).cloned().unwrap_or_default();
+        if let (Some(report), Some(sbom)) = (&image.report, sboms.get(&image.digest)) {
+            let record = image_report(image.digest.clone(), reference.clone(), sbom, report)?;
+            store.put_image_report(&record).await?;
+        }
+        changed.push(RescanLine {
+            digest: image.digest,
+            reference,
+            new: image.new,
+            fixed: image.fixed,
+            vulnerabilities: image.current.len(),
+        });
+    }
+    Ok(RescanOutput {
         images: summary.images,
         images_with_new: summary.images_with_new,
         images_with_fixed: summary.images_with_fixed,
         changed,
         errors,
-    };
+    })
+}
+
+pub(crate) fn vuln(cmd: VulnCommand, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let VulnCommand::Rescan(a) = cmd;
+    let db = std::sync::Arc::new(open_db(global)?);
+    let rt = crate::settings::runtime()?;
+    let out = rt.block_on(async {
+        let store = open_store(global).await?;
+        rescan_stored(&store, db, a.jobs).await
+    })?;
     match a.format {
         ListFormat::Json => println!("{}", serde_json::to_string_pretty(&out)?),
         ListFormat::Table => {
@@ -313,14 +322,14 @@ fn decode_stored(
 
 /// One image of a registry scan.
 #[derive(Debug, Serialize)]
-struct RegistryImage {
-    reference: String,
-    digest: Option<String>,
+pub(crate) struct RegistryImage {
+    pub(crate) reference: String,
+    pub(crate) digest: Option<String>,
     /// `scanned`, `unchanged` (digest stored before) or `failed`.
-    status: &'static str,
-    vulnerabilities: usize,
+    pub(crate) status: &'static str,
+    pub(crate) vulnerabilities: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -463,7 +472,7 @@ pub(crate) fn registry_cmd(cmd: RegistryCommand, global: &GlobalArgs) -> anyhow:
 }
 
 /// Resolves one tag to its image digest and scans it unless that digest is stored already.
-fn scan_one(
+pub(crate) fn scan_one(
     reference: &str,
     opts: &registry::RegistryOptions,
     cache: &palisade_vuln::image::BlobCache,

@@ -6,6 +6,7 @@
     reason = "tests"
 )]
 
+mod audit;
 mod image;
 mod platform;
 mod posture;

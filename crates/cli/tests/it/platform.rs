@@ -62,6 +62,8 @@ fn up_serves_the_api_with_tokens_and_stops_on_sigterm() {
             "--plain-http",
             "--listen",
             "127.0.0.1:0",
+            "--db-update-interval",
+            "0",
             "--host-root",
         ])
         .arg(host.path())
@@ -172,4 +174,199 @@ fn plain_http_is_refused_off_loopback() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("loopback"), "{stderr}");
+}
+
+/// Starts `up` with `args` and `env`, returns the port it reports, and stops it.
+fn reported_port(data: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> u16 {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
+    cmd.args(["up", "--no-scan", "--plain-http"])
+        .args(args)
+        .env("PALISADE_DATA_DIR", data)
+        .env_remove("PALISADE_LISTEN")
+        .env_remove("PALISADE_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = Running(cmd.spawn().unwrap());
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "palisade up exited early"
+        );
+        if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
+            return rest
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn settings_come_from_flags_then_environment_then_the_file() {
+    let data = tempfile::tempdir().unwrap();
+    let (file_port, env_port, flag_port) = (free_port(), free_port(), free_port());
+    let config = data.path().join("palisade.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "log = \"warn\"\n[up]\nlisten = \"127.0.0.1:{file_port}\"\ndb_update_interval = \"0\"\n"
+        ),
+    )
+    .unwrap();
+    let c = config.to_str().unwrap();
+    assert_eq!(reported_port(data.path(), &["--config", c], &[]), file_port);
+    // the environment beats the file
+    let env_listen = format!("127.0.0.1:{env_port}");
+    assert_eq!(
+        reported_port(
+            data.path(),
+            &[],
+            &[("PALISADE_CONFIG", c), ("PALISADE_LISTEN", &env_listen)]
+        ),
+        env_port
+    );
+    // a flag beats both
+    let flag_listen = format!("127.0.0.1:{flag_port}");
+    assert_eq!(
+        reported_port(
+            data.path(),
+            &["--config", c, "--listen", &flag_listen],
+            &[("PALISADE_LISTEN", &env_listen)]
+        ),
+        flag_port
+    );
+    // a typo in the file is an error naming the key, exit 2
+    std::fs::write(&config, "[up]\nlisen = \"127.0.0.1:1\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["up", "--no-scan", "--config", c])
+        .env("PALISADE_DATA_DIR", data.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("lisen") && stderr.contains("palisade.toml"),
+        "{stderr}"
+    );
+}
+
+fn osv(id: &str) -> String {
+    serde_json::json!({
+        "schema_version": "1.6.0", "id": id, "modified": "2026-11-30T00:00:00Z",
+        "summary": "test advisory",
+        "affected": [{
+            "package": {"ecosystem": "PyPI", "name": "jinja2"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "9"}]}]
+        }]
+    })
+    .to_string()
+}
+
+#[test]
+fn up_updates_the_database_from_a_mirror_and_rescans_stored_sboms() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    // a stored report of a root filesystem with Jinja2 2.10, scanned against advisory A
+    let root = work.path().join("root");
+    let meta = root.join("usr/lib/python3/dist-packages/Jinja2-2.10.dist-info");
+    std::fs::create_dir_all(&meta).unwrap();
+    std::fs::write(meta.join("METADATA"), "Name: Jinja2\nVersion: 2.10\n").unwrap();
+    let advisories = work.path().join("advisories");
+    std::fs::create_dir_all(&advisories).unwrap();
+    std::fs::write(advisories.join("A.json"), osv("PALISADE-TEST-A")).unwrap();
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .args(args)
+            .env("PALISADE_DATA_DIR", &data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    cli(&["db", "import", advisories.to_str().unwrap()]);
+    cli(&[
+        "image",
+        "scan",
+        "--rootfs",
+        root.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+
+    // an air-gapped mirror whose PyPI export holds advisory B
+    let mirror = work.path().join("mirror");
+    std::fs::create_dir_all(mirror.join("osv/PyPI")).unwrap();
+    let file = std::fs::File::create(mirror.join("osv/PyPI/all.zip")).unwrap();
+    let mut zip = zip::ZipWriter::new(file);
+    zip.start_file(
+        "PALISADE-TEST-B.json",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    std::io::Write::write_all(&mut zip, osv("PALISADE-TEST-B").as_bytes()).unwrap();
+    zip.finish().unwrap();
+
+    let child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args([
+            "up",
+            "--plain-http",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-host-scan",
+        ])
+        .args(["--db-update-interval", "1h", "--mirror"])
+        .arg(&mirror)
+        .env("KUBECONFIG", work.path().join("no-kubeconfig"))
+        .env("PALISADE_DATA_DIR", &data)
+        .env_remove("PALISADE_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Running(child);
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut line = String::new();
+    while !line.starts_with("rescan:") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "up exited early: {seen}"
+        );
+        seen.push_str(&line);
+    }
+    assert!(seen.contains("advisory database updated"), "{seen}");
+    assert_eq!(
+        line.trim(),
+        "rescan: 1 images, 1 with new vulnerabilities, 0 with fixed ones",
+        "{seen}"
+    );
+    drop(child);
+    // the stored report now has B as well, and a restart does not update again before due
+    let out = cli(&["vuln", "rescan", "--format", "json"]);
+    let rescan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rescan["images_with_new"], 0, "{rescan}");
+    let out = cli(&["db", "status", "--format", "json"]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(status.to_string().contains("osv-PyPI"), "{status}");
 }

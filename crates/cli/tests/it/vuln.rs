@@ -309,3 +309,162 @@ fn signed_reports_verify_and_tampering_is_caught() {
     let rescan = ok(&run(&data, &["vuln", "rescan", "--format", "json"]));
     assert_eq!(rescan["images"], 1, "{rescan}");
 }
+
+/// A realistic image: Debian bookworm from `debootstrap` (minbase plus Debian's
+/// python3-requests 2.28.1 and python3-urllib3 1.26.12), an npm package at a known old version added to it, packed with
+/// `umoci`, pushed with `skopeo` into a real `docker-registry`, and scanned by reference.
+#[test]
+fn debootstrapped_debian_image_from_a_registry() {
+    let (Some(pypa), Some(nodejs)) = (
+        palisade_testkit::corpus("vuln/osv/pypa-advisory-database"),
+        palisade_testkit::corpus("vuln/osv/nodejs-security-wg"),
+    ) else {
+        return;
+    };
+    let (Some(debootstrap), Some(registry_bin), Some(umoci), Some(skopeo)) = (
+        require("debootstrap", "debootstrap"),
+        require("docker-registry", "docker-registry"),
+        require("umoci", "umoci"),
+        require("skopeo", "skopeo"),
+    ) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let rootfs = work.path().join("rootfs");
+    // debootstrap needs root; CI runs as root.
+    let out = Command::new(&debootstrap)
+        .args([
+            "--variant=minbase",
+            "--include=python3-requests",
+            "bookworm",
+        ])
+        .arg(&rootfs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "debootstrap: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let qs = rootfs.join("usr/lib/node_modules/qs");
+    std::fs::create_dir_all(&qs).unwrap();
+    std::fs::write(
+        qs.join("package.json"),
+        r#"{"name": "qs", "version": "0.6.6", "license": "BSD-3-Clause"}"#,
+    )
+    .unwrap();
+
+    let layout = work.path().join("layout");
+    let image = format!("{}:bookworm", layout.display());
+    tool(&umoci, &["init", "--layout", layout.to_str().unwrap()]);
+    tool(&umoci, &["new", "--image", &image]);
+    let bundle = work.path().join("bundle");
+    tool(
+        &umoci,
+        &["unpack", "--image", &image, bundle.to_str().unwrap()],
+    );
+    let out = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", rootfs.display()))
+        .arg(bundle.join("rootfs"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tool(
+        &umoci,
+        &["repack", "--image", &image, bundle.to_str().unwrap()],
+    );
+    let registry = Registry::start(&registry_bin, work.path()).unwrap();
+    let reference = format!("{}/debian/app:bookworm", registry.host());
+    tool(
+        &skopeo,
+        &[
+            "copy",
+            "--dest-tls-verify=false",
+            &format!("oci:{image}"),
+            &format!("docker://{reference}"),
+        ],
+    );
+
+    let data = work.path().join("data");
+    ok(&run(
+        &data,
+        &[
+            "db",
+            "import",
+            pypa.to_str().unwrap(),
+            nodejs.to_str().unwrap(),
+        ],
+    ));
+    let report = ok(&run(
+        &data,
+        &[
+            "image",
+            "scan",
+            &reference,
+            "--insecure-registry",
+            "--format",
+            "json",
+        ],
+    ));
+    assert!(
+        report["artifact"]["digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:"),
+        "{}",
+        report["artifact"]
+    );
+    assert_eq!(report["artifact"]["distro"], "debian 12");
+    let packages = report["packages"].as_array().unwrap();
+    let find = |kind: &str, name: &str| {
+        packages
+            .iter()
+            .find(|p| p["type"] == kind && p["name"] == name)
+            .unwrap_or_else(|| panic!("no {kind} package {name} among {}", packages.len()))
+    };
+    // the Debian packages themselves, from the dpkg database
+    for name in ["dpkg", "libc6", "base-files", "python3-requests"] {
+        find("deb", name);
+    }
+    assert!(
+        packages.iter().filter(|p| p["type"] == "deb").count() > 80,
+        "a minbase system has ~100 packages"
+    );
+    // requests and urllib3 as Python sees them, at Debian's versions, with their advisories
+    assert_eq!(find("pypi", "requests")["version"], "2.28.1");
+    assert_eq!(find("pypi", "urllib3")["version"], "1.26.12");
+    let vulns = report["vulnerabilities"].as_array().unwrap();
+    let ids_of = |name: &str| -> Vec<String> {
+        vulns
+            .iter()
+            .filter(|v| v["package"]["name"] == name)
+            .flat_map(|v| {
+                let mut ids = vec![v["id"].as_str().unwrap().to_owned()];
+                ids.extend(
+                    v["aliases"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|a| a.as_str().map(str::to_owned)),
+                );
+                ids
+            })
+            .collect()
+    };
+    let requests = ids_of("requests");
+    assert!(
+        requests
+            .iter()
+            .any(|id| id == "PYSEC-2023-74" || id == "CVE-2023-32681"),
+        "{requests:?}"
+    );
+    assert!(!ids_of("urllib3").is_empty(), "urllib3 1.26.12 < 1.26.17");
+    // the npm package and its Node.js security WG advisory
+    assert_eq!(find("npm", "qs")["version"], "0.6.6");
+    assert!(!ids_of("qs").is_empty(), "qs 0.6.6 is vulnerable (< 1.0.0)");
+}

@@ -1,0 +1,238 @@
+//! The Kubernetes audit webhook receiver: `POST /api/v1/audit/webhook`.
+//!
+//! The API server's webhook backend (`--audit-webhook-config-file`) posts `EventList`
+//! batches; JSON lines, arrays and the cloud export envelopes that `palisade runtime analyze`
+//! reads are accepted too (one ingestion path, recognised per body). Events go through one
+//! long-lived analyzer (built-in rules plus the configured Falco rule files), so
+//! deduplication windows span batches; every alert the analyzer opens, and every alert
+//! re-emitted when its window closes with more events folded in, is recorded in the store
+//! together with its export items (one per configured sink) in a single transaction, so a
+//! crash between the two never loses an export.
+//!
+//! Auth: a `sensor` token (it may only post events) or an `admin` token. The body limit of
+//! this route is [`crate::Config::audit_body_limit`] (webhook batches are larger than API
+//! requests). Analysis runs on the blocking pool: a large batch does not stall the
+//! connection tasks.
+
+use std::sync::{Arc, Mutex};
+
+use palisade_detect::alert::{Alert as DetectAlert, Analyzer};
+use palisade_detect::ingest::{IngestOptions, IngestStats, Ingestor};
+use palisade_model::ResourceRef;
+use palisade_store::{Mitre, NewAlert};
+
+/// Path of the webhook.
+pub const AUDIT_WEBHOOK_PATH: &str = "/api/v1/audit/webhook";
+
+/// Default body limit of the webhook (64 MiB).
+pub const DEFAULT_AUDIT_BODY_LIMIT: usize = 64 << 20;
+
+struct State {
+    analyzer: Analyzer,
+    ingestor: Ingestor,
+}
+
+/// Receives audit events: the analyzer state shared by every request.
+#[derive(Clone)]
+pub struct AuditReceiver {
+    state: Arc<Mutex<State>>,
+    cluster: Option<String>,
+    sinks: Arc<Vec<String>>,
+}
+
+impl std::fmt::Debug for AuditReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditReceiver")
+            .field("cluster", &self.cluster)
+            .field("sinks", &self.sinks)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct BatchOutcome {
+    /// Events read.
+    pub events: u64,
+    /// Malformed records skipped.
+    pub malformed: u64,
+    /// Records over the size limit skipped.
+    pub rejected: u64,
+    /// Records that are not audit events.
+    pub unrecognized: u64,
+    /// Alerts recorded.
+    pub alerts: usize,
+}
+
+impl AuditReceiver {
+    /// A receiver around `analyzer` (build it with `DedupOptions::emit_on_open` so alerts
+    /// are recorded as they open). Alerts are attributed to `cluster` when given, and queued
+    /// for export to each of `sinks` (names the export worker knows).
+    pub fn new(
+        analyzer: Analyzer,
+        ingest: IngestOptions,
+        cluster: Option<String>,
+        sinks: Vec<String>,
+    ) -> AuditReceiver {
+        AuditReceiver {
+            state: Arc::new(Mutex::new(State {
+                analyzer,
+                ingestor: Ingestor::new(ingest),
+            })),
+            cluster,
+            sinks: Arc::new(sinks),
+        }
+    }
+
+    /// The export sinks alerts are queued for.
+    pub fn sinks(&self) -> &[String] {
+        &self.sinks
+    }
+
+    /// Runs one request body through ingestion and the analyzer; returns the alerts it
+    /// raised and the ingestion counts.
+    pub fn process(&self, body: &[u8], name: &str) -> (Vec<NewAlert>, BatchOutcome) {
+        let Ok(mut state) = self.state.lock() else {
+            return (Vec::new(), BatchOutcome::default());
+        };
+        let State { analyzer, ingestor } = &mut *state;
+        let mut input = body;
+        if let Err(e) = ingestor.read(&mut input, name, analyzer) {
+            tracing::warn!(error = %e, "Audit batch could not be read");
+        }
+        let stats: IngestStats = ingestor.take_stats();
+        for p in &stats.problems {
+            tracing::debug!(problem = %p, "Audit batch input problem");
+        }
+        let alerts: Vec<NewAlert> = analyzer
+            .take_alerts()
+            .iter()
+            .map(|a| self.to_new(a))
+            .collect();
+        let outcome = BatchOutcome {
+            events: stats.events,
+            malformed: stats.malformed,
+            rejected: stats.rejected,
+            unrecognized: stats.unrecognized,
+            alerts: alerts.len(),
+        };
+        (alerts, outcome)
+    }
+
+    /// Closes expired deduplication windows; returns alerts re-emitted with their counts.
+    pub fn tick(&self) -> Vec<NewAlert> {
+        let Ok(mut state) = self.state.lock() else {
+            return Vec::new();
+        };
+        palisade_detect::ingest::Sink::idle(&mut state.analyzer);
+        state
+            .analyzer
+            .take_alerts()
+            .iter()
+            .map(|a| self.to_new(a))
+            .collect()
+    }
+
+    fn to_new(&self, a: &DetectAlert) -> NewAlert {
+        NewAlert {
+            alert_type: a.alert_type.clone(),
+            rule: a.rule.clone(),
+            severity: a.severity,
+            mitre: Mitre {
+                tactic: a.mitre.tactic.clone(),
+                technique: a.mitre.technique.clone(),
+            },
+            cluster: a.cluster.clone().or_else(|| self.cluster.clone()),
+            resource: resource_ref(&a.resource),
+            user: (!a.user.is_empty()).then(|| a.user.clone()),
+            message: a.message.clone(),
+            seen_at: Some(palisade_model::time::rfc3339(
+                u64::try_from(a.last_seen.div_euclid(1_000_000_000)).unwrap_or(0),
+            )),
+        }
+    }
+}
+
+/// Resources without a namespace.
+const CLUSTER_SCOPED: &[&str] = &[
+    "nodes",
+    "namespaces",
+    "persistentvolumes",
+    "clusterroles",
+    "clusterrolebindings",
+    "customresourcedefinitions",
+    "mutatingwebhookconfigurations",
+    "validatingwebhookconfigurations",
+    "validatingadmissionpolicies",
+    "validatingadmissionpolicybindings",
+    "storageclasses",
+    "priorityclasses",
+    "apiservices",
+    "certificatesigningrequests",
+    "runtimeclasses",
+    "ingressclasses",
+    "csidrivers",
+    "csinodes",
+    "volumeattachments",
+    "tokenreviews",
+    "subjectaccessreviews",
+    "selfsubjectaccessreviews",
+    "selfsubjectrulesreviews",
+];
+
+/// The analyzer's target (`namespace/resource/name[/subresource]`, the parts present, or a
+/// request path) as a resource reference: `kind` holds the API resource (plural) and a
+/// subresource is appended to the name (`pod-1/exec`).
+fn resource_ref(target: &str) -> Option<ResourceRef> {
+    if target.is_empty() {
+        return None;
+    }
+    if target.starts_with('/') {
+        return Some(ResourceRef {
+            api_version: String::new(),
+            kind: "path".into(),
+            namespace: None,
+            name: target.to_owned(),
+        });
+    }
+    let parts: Vec<&str> = target.split('/').collect();
+    let make = |ns: Option<&str>, kind: &str, name: &[&str]| ResourceRef {
+        api_version: String::new(),
+        kind: kind.to_owned(),
+        namespace: ns.map(str::to_owned),
+        name: name.join("/"),
+    };
+    Some(match parts.as_slice() {
+        [kind] => make(None, kind, &[]),
+        [first, rest @ ..] if CLUSTER_SCOPED.contains(first) => make(None, first, rest),
+        [ns, kind, rest @ ..] => make(Some(ns), kind, rest),
+        [] => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_become_resource_references() {
+        let r = resource_ref("default/pods/web-1/exec").unwrap_or_else(|| unreachable!());
+        assert_eq!(
+            (r.namespace.as_deref(), r.kind.as_str(), r.name.as_str()),
+            (Some("default"), "pods", "web-1/exec")
+        );
+        let r = resource_ref("clusterrolebindings/admin-all").unwrap_or_else(|| unreachable!());
+        assert_eq!(
+            (r.namespace, r.kind.as_str()),
+            (None, "clusterrolebindings")
+        );
+        let r = resource_ref("kube-system/secrets").unwrap_or_else(|| unreachable!());
+        assert_eq!(
+            (r.namespace.as_deref(), r.kind.as_str(), r.name.as_str()),
+            (Some("kube-system"), "secrets", "")
+        );
+        let r = resource_ref("/api/v1/pods").unwrap_or_else(|| unreachable!());
+        assert_eq!(r.kind, "path");
+        assert!(resource_ref("").is_none());
+    }
+}
