@@ -6,8 +6,9 @@
 //!  OSV JSON/YAML ─┐
 //!  RustSec .md ───┤  osv::import_*   ┌──────────────┐   matcher::Index::query
 //!  Node.js WG ────┼────────────────► │ advisory::   │ ◄─────────────── PackageQuery
-//!  Alpine secdb ──┘                  │ Advisory     │ ──► Finding (ids, fix, severity,
-//!  CISA KEV ──────── osv::load_kev ─►└──────────────┘      remediation, KEV)
+//!  Alpine secdb ──┤                  │ Advisory     │ ──► Finding (ids, fix, severity,
+//!  Debian tracker ┘                  │              │      remediation, KEV)
+//!  CISA KEV ──────── osv::load_kev ─►└──────────────┘
 //!                                          │
 //!                              version::compare (per ecosystem scheme)
 //! ```
@@ -35,7 +36,7 @@
 //!   Go, PEP 440, Maven, RubyGems, Composer, NuGet).
 //! - [`advisory`]: the normalized advisory model (OSV-shaped) and CVSS scoring.
 //! - [`osv`]: importers for OSV records and the native formats of RustSec, the Node.js
-//!   security WG, Alpine secdb and CISA KEV; each reports per-file errors instead of failing.
+//!   security WG, Alpine secdb, the Debian security tracker and CISA KEV; each reports per-file errors instead of failing.
 //! - [`matcher`]: the in-memory index keyed by `(ecosystem, normalised name)` and the
 //!   matching rules (OSV range semantics, alias grouping, remediation); [`matcher::Lookup`]
 //!   is what scans ask, answered by the index or the database.
@@ -44,6 +45,7 @@
 //!   queried like the index; updated from upstream feeds or a mirror; signed bundles.
 //! - [`registry`]: OCI Distribution registries as an image source (reference parsing,
 //!   anonymous/basic/bearer auth, docker `config.json`), plus catalog and tag listing.
+//! - [`report`]: renderings of a scan report (SARIF 2.1.0).
 //! - [`rescan`]: stored SBOMs against the current database: new and fixed ids per image.
 //! - [`attest`]: DSSE-signed in-toto statements carrying a report; [`keys`]: the Ed25519
 //!   key files shared with database signing.
@@ -62,6 +64,7 @@ pub mod keys;
 pub mod matcher;
 pub mod osv;
 pub mod registry;
+pub mod report;
 pub mod rescan;
 pub mod sbom;
 pub mod scan;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::advisory::Ecosystem;
 use crate::catalog::{self, Distro, Package, PackageType, Sbom};
-use crate::image::{Filesystem, ImageError};
+use crate::image::{Filesystem, ImageError, ImageOptions, ImageSource};
 use crate::matcher::{Index, Lookup, PackageQuery};
 
 /// An EPSS score (probability of exploitation in the next 30 days) and its percentile.
@@ -160,7 +160,7 @@ pub fn query_for(p: &Package, distro: Option<&Distro>) -> Option<PackageQuery> {
     let eco = ecosystem_for(p.kind, distro)?;
     let mut q = PackageQuery::new(eco, p.name.clone(), p.version.clone());
     if p.kind.is_os() {
-        if let Some(v) = distro.and_then(|d| d.version_id.clone()) {
+        if let Some(v) = distro.and_then(distro_release) {
             q = q.with_release(v);
         }
         if let Some(src) = &p.metadata.source_name {
@@ -168,6 +168,29 @@ pub fn query_for(p: &Package, distro: Option<&Distro>) -> Option<PackageQuery> {
         }
     }
     Some(q)
+}
+
+/// The release distribution advisories are keyed by: `VERSION_ID`, else for Debian testing
+/// and unstable (which have none) `sid` when the name says so, else the codename's number.
+pub fn distro_release(distro: &Distro) -> Option<String> {
+    if let Some(v) = &distro.version_id {
+        return Some(v.clone());
+    }
+    if distro.id != "debian" {
+        return None;
+    }
+    if distro
+        .pretty_name
+        .as_deref()
+        .is_some_and(|n| n.ends_with("/sid") || n.contains("unstable"))
+    {
+        return Some("sid".into());
+    }
+    distro
+        .codename
+        .as_deref()
+        .and_then(crate::osv::debian_release)
+        .map(str::to_owned)
 }
 
 /// Matches an SBOM's packages against the index.
@@ -264,5 +287,17 @@ pub fn scan_image_with(
     options: ScanOptions<'_>,
 ) -> Result<VulnReport, ImageError> {
     let sbom = catalog::catalog(source)?;
+    Ok(scan_sbom_with(&sbom, lookup, options))
+}
+
+/// Opens an image, catalogs it in the same pass ([`catalog::open_and_catalog`]: each layer
+/// is inflated once) and matches it against any [`Lookup`]: the cold-scan path.
+pub fn scan_image_source(
+    source: Box<dyn ImageSource>,
+    image_options: &ImageOptions,
+    lookup: &dyn Lookup,
+    options: ScanOptions<'_>,
+) -> Result<VulnReport, ImageError> {
+    let (_, sbom) = catalog::open_and_catalog(source, image_options)?;
     Ok(scan_sbom_with(&sbom, lookup, options))
 }

@@ -81,6 +81,8 @@ pub(crate) struct ScanArgs {
 enum ScanFormat {
     Table,
     Json,
+    /// SARIF 2.1.0 (code-scanning dashboards).
+    Sarif,
     Cyclonedx,
     Spdx,
 }
@@ -162,32 +164,38 @@ fn catalog(t: &Target, global: &GlobalArgs) -> anyhow::Result<palisade_vuln::cat
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         return palisade_vuln::sbom::read(&bytes).with_context(|| format!("{}", path.display()));
     }
-    let fs = match (&t.image, &t.rootfs) {
-        (_, Some(dir)) => palisade_vuln::image::open_rootfs(dir, Default::default())?,
-        (Some(image), None) => {
-            let options = ImageOptions {
-                platform: Platform::parse(&t.platform)?,
-                ..Default::default()
-            };
-            if image.exists() {
-                palisade_vuln::image::open_path(image, &options)?
-            } else {
-                let reference = image.to_string_lossy().into_owned();
-                pull(&reference, t.insecure_registry, &options, global)?
-            }
-        }
+    let (image, rootfs) = match (&t.image, &t.rootfs) {
+        (_, Some(dir)) => (None, Some(dir)),
+        (Some(image), None) => (Some(image), None),
         (None, None) => anyhow::bail!("nothing to scan: give an image, --rootfs or --sbom"),
     };
-    Ok(palisade_vuln::catalog::catalog(&fs)?)
+    if let Some(dir) = rootfs {
+        let fs = palisade_vuln::image::open_rootfs(dir, Default::default())?;
+        return Ok(palisade_vuln::catalog::catalog(&fs)?);
+    }
+    let image = image.context("nothing to scan")?;
+    let options = ImageOptions {
+        platform: Platform::parse(&t.platform)?,
+        ..Default::default()
+    };
+    // Images are opened and catalogued in one pass: each layer is inflated once.
+    let source: Box<dyn palisade_vuln::image::ImageSource> = if image.is_dir() {
+        Box::new(palisade_vuln::image::OciLayout::open(image)?)
+    } else if image.exists() {
+        Box::new(palisade_vuln::image::open_archive(image, options.limits)?)
+    } else {
+        let reference = image.to_string_lossy().into_owned();
+        Box::new(pull(&reference, t.insecure_registry, global)?)
+    };
+    Ok(palisade_vuln::catalog::open_and_catalog(source, &options)?.1)
 }
 
-/// Reads an image from its registry; layers are cached by digest under the data directory.
+/// An image in its registry; layers are cached by digest under the data directory.
 fn pull(
     reference: &str,
     insecure: bool,
-    options: &ImageOptions,
     global: &GlobalArgs,
-) -> anyhow::Result<palisade_vuln::image::Filesystem> {
+) -> anyhow::Result<palisade_vuln::registry::RegistrySource> {
     use palisade_vuln::registry;
     let parsed = registry::Reference::parse(reference)?;
     let mut opts = registry::RegistryOptions {
@@ -201,12 +209,7 @@ fn pull(
     }
     let cache = palisade_vuln::image::BlobCache::new(global.data_dir()?.join("cache/blobs"));
     eprintln!("pulling {reference}...");
-    Ok(registry::open_registry_image(
-        reference,
-        opts,
-        Some(cache),
-        options,
-    )?)
+    Ok(registry::RegistrySource::new(parsed, opts, Some(cache))?)
 }
 
 fn write_sbom(
@@ -284,6 +287,10 @@ pub(crate) fn image(cmd: ImageCommand, global: &GlobalArgs) -> anyhow::Result<Ou
     match a.format {
         ScanFormat::Json => {
             serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        ScanFormat::Sarif => {
+            serde_json::to_writer_pretty(&mut out, &palisade_vuln::report::to_sarif(&report))?;
             writeln!(out)?;
         }
         ScanFormat::Cyclonedx => {

@@ -517,12 +517,9 @@ pub(crate) fn scan_one(
             None,
         );
     }
-    let scanned = palisade_vuln::image::open_image(Box::new(source), image_options)
-        .map_err(|e| e.to_string())
-        .and_then(|fs| palisade_vuln::catalog::catalog(&fs).map_err(|e| e.to_string()));
-    let sbom = match scanned {
-        Ok(s) => s,
-        Err(e) => return failed(Some(digest), e),
+    let sbom = match palisade_vuln::catalog::open_and_catalog(Box::new(source), image_options) {
+        Ok((_, s)) => s,
+        Err(e) => return failed(Some(digest), e.to_string()),
     };
     let report = palisade_vuln::scan::scan_sbom_with(
         &sbom,

@@ -61,6 +61,21 @@ fn rootfs_packages_are_matched_against_imported_advisories() {
     assert_eq!(v["package"]["name"], "Jinja2");
     assert!(v["remediation"].as_str().unwrap().contains("2.10.1"), "{v}");
 
+    // SARIF for code-scanning dashboards: one result per vulnerable package
+    let out = run(
+        data.path(),
+        &["image", "scan", "--rootfs", rootfs, "--format", "sarif"],
+    );
+    assert!(out.status.success());
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(
+        results.iter().any(|r| r["ruleId"] == "CVE-2019-10906"
+            && r["message"]["text"].as_str().is_some_and(|t| !t.is_empty())),
+        "{sarif}"
+    );
+
     let out = run(
         data.path(),
         &["sbom", "--rootfs", rootfs, "--format", "cyclonedx"],

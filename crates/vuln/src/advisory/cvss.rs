@@ -1,12 +1,19 @@
-//! CVSS vectors: parsing and validation of v2, v3.0, v3.1 and v4.0 vectors, and the v3.x base
-//! score.
+//! CVSS vectors: parsing and validation of v2, v3.0, v3.1 and v4.0 vectors, the v3.x base
+//! score and the v4.0 score.
 //!
 //! The v3.1 base score follows the formulas of the CVSS v3.1 specification §7.1 with its
 //! `Roundup` (integer arithmetic, Appendix A); v3.0 vectors use the v3.0 `Roundup` (plain
-//! ceiling to one decimal). Written here because the formulas are a page long and the crates
-//! that exist pull in much more than scoring. v4.0 and v2 vectors are validated and kept, but
-//! not scored: the v4.0 score comes from a lookup table of macro vectors that advisories
-//! carry a score for anyway.
+//! ceiling to one decimal). Written here because the formulas are a page long.
+//!
+//! The v4.0 score (specification §8: the vector's macro vector EQ1–EQ6, its score from the
+//! lookup table, then the interpolation by severity distance to the next lower macro
+//! vectors) comes from the `cvss` crate (RustSec), which implements exactly that procedure,
+//! is tested against the Red Hat reference implementation's full vector sets, has no
+//! dependencies and is maintained with the RustSec advisory tooling; re-deriving the 270-entry
+//! lookup table and the max-severity vectors here would only add a second copy to keep
+//! right. A v4.0 vector carrying threat or environmental metrics is scored with them
+//! (CVSS-BT, CVSS-BE, CVSS-BTE), as the specification names them. v2 vectors are validated
+//! and kept, not scored.
 
 use std::fmt;
 
@@ -180,12 +187,21 @@ impl Cvss {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The base score, for v3.0 and v3.1 vectors.
+    /// The score of the vector: the base score of v3.0 and v3.1 vectors, the CVSS v4.0
+    /// score of v4.0 vectors (with whatever threat and environmental metrics they carry);
+    /// `None` for v2 and for v4.0 vectors the v4.0 rules reject (an unknown optional metric).
     pub fn base_score(&self) -> Option<f64> {
         match self.version {
             CvssVersion::V3_0 | CvssVersion::V3_1 => Some(self.v3_base_score()),
-            CvssVersion::V2 | CvssVersion::V4_0 => None,
+            CvssVersion::V4_0 => self.v4_score(),
+            CvssVersion::V2 => None,
         }
+    }
+
+    fn v4_score(&self) -> Option<f64> {
+        let v: cvss::v4::Vector = self.vector.parse().ok()?;
+        let score = v.score().value();
+        (0.0..=10.0).contains(&score).then_some(score)
     }
 
     fn v3_base_score(&self) -> f64 {
@@ -301,6 +317,72 @@ mod tests {
         }
     }
 
+    /// CVSS v4.0 scores as the FIRST calculator and NVD publish them: the calculator's
+    /// extremes (everything high: 10.0; no impact: 0.0), NVD's record for CVE-2024-5732
+    /// (6.9, in the corpus as vuln-list-nvd data) and vectors whose scores appear on many
+    /// published advisories (GitHub, NVD).
+    #[test]
+    fn v40_scores() {
+        for (vector, want) in [
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H",
+                10.0,
+            ),
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:N/SC:N/SI:N/SA:N",
+                0.0,
+            ),
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+                9.3,
+            ),
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:L/VI:L/VA:L/SC:N/SI:N/SA:N",
+                6.9,
+            ),
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:H/SC:N/SI:N/SA:N",
+                8.7,
+            ),
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:N/VA:N/SC:N/SI:N/SA:N",
+                8.7,
+            ),
+            (
+                "CVSS:4.0/AV:L/AC:L/AT:N/PR:L/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+                8.5,
+            ),
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:A/VC:N/VI:N/VA:N/SC:L/SI:L/SA:N",
+                5.1,
+            ),
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:P/PR:N/UI:N/VC:N/VI:N/VA:H/SC:N/SI:N/SA:N",
+                8.2,
+            ),
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:L/SC:N/SI:N/SA:N",
+                6.9,
+            ),
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:L/UI:N/VC:L/VI:N/VA:N/SC:N/SI:N/SA:N",
+                5.3,
+            ),
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:L/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+                8.7,
+            ),
+            // The NVD record spells out every optional metric as `X` (not defined).
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:L/VI:L/VA:L/SC:N/SI:N/SA:N/E:X/CR:X/IR:X/AR:X/MAV:X/MAC:X/MAT:X/MPR:X/MUI:X/MVC:X/MVI:X/MVA:X/MSC:X/MSI:X/MSA:X/S:X/AU:X/R:X/V:X/RE:X/U:X",
+                6.9,
+            ),
+        ] {
+            let c = Cvss::parse(vector).unwrap();
+            assert_eq!(c.base_score(), Some(want), "{vector}");
+        }
+    }
+
     #[test]
     fn roundup_avoids_float_artifacts() {
         // The example of the v3.1 specification: 4.000000001 rounds up to 4.1, 4.0 stays.
@@ -324,7 +406,12 @@ mod tests {
         let v4 =
             Cvss::parse("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N").unwrap();
         assert_eq!(v4.version, CvssVersion::V4_0);
-        assert_eq!(v4.base_score(), None);
+        assert_eq!(v4.base_score(), Some(9.3));
+        // Parses (optional v4 metrics are not checked here) but v4.0 scoring rejects it.
+        let odd =
+            Cvss::parse("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:Q")
+                .unwrap();
+        assert_eq!(odd.base_score(), None);
         let v2 = Cvss::parse("AV:N/AC:L/Au:N/C:P/I:P/A:P").unwrap();
         assert_eq!(v2.version, CvssVersion::V2);
     }

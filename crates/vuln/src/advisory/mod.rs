@@ -164,7 +164,7 @@ pub struct SeverityScore {
 }
 
 impl SeverityScore {
-    /// Builds an entry, computing the v3 base score from the vector; `stated` is a score the
+    /// Builds an entry, computing the v3 or v4 score from the vector; `stated` is a score the
     /// source printed, used only when none can be computed.
     pub fn new(kind: SeverityKind, vector: &str, stated: Option<f64>) -> SeverityScore {
         let computed = match kind {

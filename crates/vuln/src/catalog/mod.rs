@@ -3,7 +3,9 @@
 //! Each cataloger names the files it reads by path (and, for binaries, by the execute bit)
 //! and parses their bytes; nothing else is read from the image. [`catalog`] walks the
 //! squashed view once to pick files, reads them all in one pass per layer
-//! ([`Filesystem::read_files`]) and hands each to its cataloger. Purls are computed last,
+//! ([`Filesystem::read_files`]) and hands each to its cataloger. [`open_and_catalog`] does
+//! the same while the image is being opened, parsing each wanted file as the verified layer
+//! stream passes it, so a cold scan inflates every layer once instead of twice. Purls are computed last,
 //! once the distribution is known from os-release (the `distro` qualifier and the deb/apk/rpm
 //! namespace come from it).
 //!
@@ -43,10 +45,11 @@ pub mod ruby;
 pub mod rust;
 
 use std::collections::BTreeMap;
+use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 
-use crate::image::{Filesystem, ImageError, Node, NodeKind};
+use crate::image::{Filesystem, ImageError, ImageOptions, ImageSource, Node, NodeKind};
 
 pub use osrelease::Distro;
 
@@ -405,6 +408,99 @@ fn catalogers() -> Vec<(&'static str, Box<dyn Cataloger>)> {
 
 /// Catalogs a filesystem view.
 pub fn catalog(fs: &Filesystem) -> Result<Sbom, ImageError> {
+    catalog_with(fs, &catalogers(), &Captured::new())
+}
+
+/// Opens an image and catalogs it in the same pass: every file a cataloger wants is parsed
+/// as the verified layer stream reaches it, so a cold scan decompresses each layer once.
+/// Only the parse results are kept (keyed by the tar entry), never the files; results for
+/// entries that later layers remove or replace are dropped, and files the pass could not
+/// take (over [`crate::image::Limits::max_file_bytes`], unreadable) are read afterwards as
+/// [`catalog`] reads them, so the SBOM is the same as `catalog(&open_image(..)?)`.
+pub fn open_and_catalog(
+    source: Box<dyn ImageSource>,
+    options: &ImageOptions,
+) -> Result<(Filesystem, Sbom), ImageError> {
+    let resolved = crate::image::resolve(source.as_ref(), options)?;
+    let cats = catalogers();
+    let max = options.limits.max_file_bytes;
+    let mut captured = Captured::new();
+    let fs = Filesystem::from_image_visiting(
+        source,
+        resolved,
+        options.limits,
+        &mut |path: &str, node: &Node, content: &mut dyn Read| {
+            let is_os_release = OS_RELEASE.contains(&path);
+            let who: Vec<usize> = cats
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, c))| c.wants(path, node))
+                .map(|(i, _)| i)
+                .collect();
+            let Some(key) = node.content_key() else {
+                return;
+            };
+            if (who.is_empty() && !is_os_release) || node.size > max {
+                return;
+            }
+            let mut buf = Vec::with_capacity(usize::try_from(node.size).unwrap_or(0).min(1 << 24));
+            match content.take(max.saturating_add(1)).read_to_end(&mut buf) {
+                Ok(_) if buf.len() as u64 <= max => {}
+                // Left to the second read, which reports the problem.
+                _ => return,
+            }
+            let results = who
+                .iter()
+                .map(|&i| (i, cats[i].1.parse(path, &buf)))
+                .collect();
+            captured.files.insert(
+                key,
+                CapturedFile {
+                    path: path.to_owned(),
+                    results,
+                    os_release: is_os_release.then_some(buf),
+                },
+            );
+        },
+    )?;
+    let sbom = catalog_with(&fs, &cats, &captured)?;
+    Ok((fs, sbom))
+}
+
+const OS_RELEASE: [&str; 2] = ["etc/os-release", "usr/lib/os-release"];
+
+/// What [`open_and_catalog`] took from the layer streams.
+struct CapturedFile {
+    /// The entry's path.
+    path: String,
+    /// Cataloger index → its parse result.
+    results: Vec<(usize, Result<Vec<Package>, String>)>,
+    /// The content, for os-release files.
+    os_release: Option<Vec<u8>>,
+}
+
+struct Captured {
+    files: std::collections::HashMap<(usize, u64), CapturedFile>,
+}
+
+impl Captured {
+    fn new() -> Captured {
+        Captured {
+            files: std::collections::HashMap::new(),
+        }
+    }
+
+    /// The capture of the entry behind `path` in the final view, if the pass took it.
+    fn get(&self, path: &str, node: &Node) -> Option<&CapturedFile> {
+        self.files
+            .get(&node.content_key()?)
+            .filter(|c| c.path == path)
+    }
+}
+
+type Cats = Vec<(&'static str, Box<dyn Cataloger>)>;
+
+fn catalog_with(fs: &Filesystem, cats: &Cats, captured: &Captured) -> Result<Sbom, ImageError> {
     let mut sbom = Sbom::default();
     if let Some(img) = fs.image() {
         sbom.artifact = Artifact {
@@ -416,8 +512,12 @@ pub fn catalog(fs: &Filesystem) -> Result<Sbom, ImageError> {
     } else {
         sbom.artifact.name = fs.name();
     }
-    for p in ["etc/os-release", "usr/lib/os-release"] {
-        match fs.read_file(p) {
+    for p in OS_RELEASE {
+        let pre = fs.resolve(p).ok().and_then(|r| {
+            let node = fs.node(&r)?;
+            captured.get(&r, node)?.os_release.clone()
+        });
+        match pre.map_or_else(|| fs.read_file(p), Ok) {
             Ok(bytes) => {
                 sbom.distro = osrelease::parse(&String::from_utf8_lossy(&bytes));
                 if sbom.distro.is_some() {
@@ -429,40 +529,14 @@ pub fn catalog(fs: &Filesystem) -> Result<Sbom, ImageError> {
         }
     }
 
-    let cats = catalogers();
-    let mut wanted: Vec<String> = Vec::new();
-    let mut users: BTreeMap<String, (Vec<usize>, Option<String>)> = BTreeMap::new();
-    for (path, node) in fs.entries() {
-        if node.kind != NodeKind::File {
-            continue;
-        }
-        let who: Vec<usize> = cats
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, c))| c.wants(path, node))
-            .map(|(i, _)| i)
-            .collect();
-        if !who.is_empty() {
-            wanted.push(path.to_owned());
-            users.insert(path.to_owned(), (who, fs.layer_id(node)));
-        }
-    }
     let mut packages = Vec::new();
     let mut warnings = Vec::new();
-    fs.read_files(&wanted, |path, data| {
-        let Some((who, layer)) = users.get(path) else {
-            return;
-        };
-        let data = match data {
-            Ok(d) => d,
-            Err(e) => {
-                warnings.push(format!("{path}: {e}"));
-                return;
-            }
-        };
-        for &i in who {
-            let (name, c) = &cats[i];
-            match c.parse(path, &data) {
+    let mut record = |path: &str,
+                      layer: &Option<String>,
+                      results: Vec<(usize, Result<Vec<Package>, String>)>| {
+        for (i, result) in results {
+            let name = cats.get(i).map_or("", |(n, _)| *n);
+            match result {
                 Ok(found) => {
                     for mut p in found {
                         if p.locations.is_empty() {
@@ -481,9 +555,67 @@ pub fn catalog(fs: &Filesystem) -> Result<Sbom, ImageError> {
                 Err(e) => warnings.push(format!("{path}: {name}: {e}")),
             }
         }
+    };
+
+    // Results are recorded in the order a layer-by-layer read meets the files (layer, data
+    // offset, then path), whichever pass produced them, so both passes give the same SBOM.
+    type Results = Vec<(usize, Result<Vec<Package>, String>)>;
+    let mut done: Vec<((usize, u64), usize, String, Results)> = Vec::new();
+    let mut wanted: Vec<String> = Vec::new();
+    // path → (catalogers, content key, order in the view)
+    type Wanted = (Vec<usize>, (usize, u64), usize);
+    let mut users: BTreeMap<String, Wanted> = BTreeMap::new();
+    let mut layers: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for (order, (path, node)) in fs.entries().enumerate() {
+        if node.kind != NodeKind::File {
+            continue;
+        }
+        let key = node.content_key().unwrap_or((0, 0));
+        if let Some(c) = captured.get(path, node) {
+            if !c.results.is_empty() {
+                layers.insert(path.to_owned(), fs.layer_id(node));
+                done.push((key, order, path.to_owned(), c.results.clone()));
+            }
+            continue;
+        }
+        let who: Vec<usize> = cats
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, c))| c.wants(path, node))
+            .map(|(i, _)| i)
+            .collect();
+        if !who.is_empty() {
+            wanted.push(path.to_owned());
+            layers.insert(path.to_owned(), fs.layer_id(node));
+            users.insert(path.to_owned(), (who, key, order));
+        }
+    }
+    let mut read_warnings = Vec::new();
+    fs.read_files(&wanted, |path, data| {
+        let Some((who, key, order)) = users.get(path) else {
+            return;
+        };
+        let data = match data {
+            Ok(d) => d,
+            Err(e) => {
+                read_warnings.push(format!("{path}: {e}"));
+                return;
+            }
+        };
+        let results = who
+            .iter()
+            .filter_map(|&i| cats.get(i).map(|(_, c)| (i, c.parse(path, &data))))
+            .collect();
+        done.push((*key, *order, path.to_owned(), results));
     })?;
+    done.sort_by_key(|(key, order, _, _)| (*key, *order));
+    for (_, _, path, results) in done {
+        let layer = layers.get(&path).cloned().flatten();
+        record(&path, &layer, results);
+    }
     sbom.packages = packages;
     sbom.warnings.extend(warnings);
+    sbom.warnings.extend(read_warnings);
     finish(&mut sbom);
     Ok(sbom)
 }

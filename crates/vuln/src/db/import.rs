@@ -36,10 +36,13 @@ pub enum Format {
     Kev,
     /// The FIRST EPSS CSV, plain or gzip.
     Epss,
+    /// The Debian security tracker's JSON export (`tracker/data/json`), plain or gzip.
+    DebianTracker,
 }
 
 impl Format {
-    /// A short name (`osv`, `osv-zip`, `rustsec`, `nodejs-wg`, `alpine-secdb`, `kev`, `epss`).
+    /// A short name (`osv`, `osv-zip`, `rustsec`, `nodejs-wg`, `alpine-secdb`, `kev`, `epss`,
+    /// `debian-tracker`).
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Osv => "osv",
@@ -49,6 +52,7 @@ impl Format {
             Format::AlpineSecdb => "alpine-secdb",
             Format::Kev => "kev",
             Format::Epss => "epss",
+            Format::DebianTracker => "debian-tracker",
         }
     }
 }
@@ -158,10 +162,23 @@ fn classify_text(path: &Path, text: &str) -> Format {
         Format::Kev
     } else if text.contains("distroversion") {
         Format::AlpineSecdb
+    } else if is_debian_tracker(text) {
+        Format::DebianTracker
     } else {
         let _ = path;
         Format::Osv
     }
+}
+
+/// Whether text starts like the Debian security tracker export: an object of source
+/// packages whose issues have per-release `status`/`urgency` entries.
+fn is_debian_tracker(text: &str) -> bool {
+    let t = text.trim_start();
+    t.starts_with('{')
+        && text.contains("\"releases\"")
+        && text.contains("\"status\"")
+        && (text.contains("\"urgency\"") || text.contains("\"fixed_version\""))
+        && !text.contains("\"affected\"")
 }
 
 /// Detects the format of an input, returning it with the path to import (a golang/vulndb
@@ -217,22 +234,27 @@ pub fn detect(path: &Path) -> Result<(Format, PathBuf), DbError> {
     {
         return Ok((Format::Epss, path.to_owned()));
     }
+    if is_debian_tracker(&text) {
+        return Ok((Format::DebianTracker, path.to_owned()));
+    }
     if matches!(e.as_str(), "json" | "yaml" | "yml") {
         return Ok((classify_text(path, &text), path.to_owned()));
     }
     Err(input_err(
         path,
-        "unrecognised input (expected an advisory directory, OSV JSON/YAML or all.zip, Alpine secdb, KEV JSON or EPSS CSV)",
+        "unrecognised input (expected an advisory directory, OSV JSON/YAML or all.zip, Alpine secdb, Debian security tracker JSON, KEV JSON or EPSS CSV)",
     ))
 }
 
 /// The source name used when none is given: the file or directory name (without
 /// extensions), skipping generic names (`osv`, `data`, `vulns`, `vuln`, `all`, `main`,
-/// `community`) for their parent's; KEV is always `cisa-kev` and EPSS `epss`.
+/// `community`) for their parent's; KEV is always `cisa-kev`, EPSS `epss` and the Debian
+/// tracker `debian-tracker`.
 pub fn default_source_name(format: Format, path: &Path) -> String {
     match format {
         Format::Kev => return "cisa-kev".into(),
         Format::Epss => return "epss".into(),
+        Format::DebianTracker => return "debian-tracker".into(),
         _ => {}
     }
     const GENERIC: &[&str] = &[
@@ -369,6 +391,12 @@ fn load(format: Format, path: &Path, name: &str) -> Result<Loaded, DbError> {
             Loaded::Advisories(osv::import_alpine_secdb_files(&[path.to_owned()], name))
         }
         Format::AlpineSecdb => Loaded::Advisories(osv::import_alpine_secdb(path, name)),
+        Format::DebianTracker => {
+            let bytes = read_maybe_gz(path)?;
+            let text =
+                String::from_utf8(bytes).map_err(|e| input_err(path, format!("not UTF-8: {e}")))?;
+            Loaded::Advisories(osv::import_debian_tracker(path, &text, name))
+        }
         Format::Kev => {
             let bytes = read_maybe_gz(path)?;
             let text = String::from_utf8_lossy(&bytes);

@@ -60,7 +60,7 @@ use serde::{Deserialize, Serialize};
 pub use cache::BlobCache;
 pub use docker::{DockerArchive, open_archive};
 pub use oci::OciLayout;
-pub use resolve::{ImageConfig, LayerRef, ResolvedImage, resolve};
+pub use resolve::{ImageConfig, LayerRef, Locator, ResolvedImage, resolve};
 pub use rootfs::open_rootfs;
 pub use view::{Filesystem, Node, NodeKind, safe_join};
 

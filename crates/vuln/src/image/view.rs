@@ -41,7 +41,17 @@ impl Node {
     pub fn is_executable(&self) -> bool {
         self.kind == NodeKind::File && self.mode & 0o111 != 0
     }
+
+    /// Where the content is: layer index and data offset in its decompressed stream (the
+    /// identity of the tar entry that wrote it).
+    pub(crate) fn content_key(&self) -> Option<(usize, u64)> {
+        self.layer.map(|l| (l, self.offset))
+    }
 }
+
+/// Called for each regular file entry while an image is opened, with the entry's path,
+/// its node and a reader over its content (see [`Filesystem::from_image_visiting`]).
+pub(crate) type Visitor<'v> = dyn FnMut(&str, &Node, &mut dyn Read) + 'v;
 
 enum Backend {
     Image {
@@ -148,6 +158,19 @@ impl Filesystem {
         image: ResolvedImage,
         limits: Limits,
     ) -> Result<Filesystem, ImageError> {
+        Filesystem::from_image_visiting(source, image, limits, &mut |_, _, _| {})
+    }
+
+    /// Like [`Filesystem::from_image`], handing every regular file entry (not hardlinks) to
+    /// `visit` as the pass meets it, so a caller can read what it needs without a second
+    /// pass. Entries later layers remove or replace are visited too: callers key what they
+    /// keep by [`Node::content_key`] and check it against the final view.
+    pub(crate) fn from_image_visiting(
+        source: Box<dyn ImageSource>,
+        image: ResolvedImage,
+        limits: Limits,
+        visit: &mut Visitor<'_>,
+    ) -> Result<Filesystem, ImageError> {
         let mut tree: BTreeMap<String, Node> = BTreeMap::new();
         let mut warnings = Vec::new();
         for (i, layer) in image.layers.iter().enumerate() {
@@ -159,7 +182,7 @@ impl Filesystem {
             let mut count = 0u64;
             let entries = stream.entries().map_err(|e| check.error(None, e))?;
             for entry in entries {
-                let entry = entry.map_err(|e| check.error(None, e))?;
+                let mut entry = entry.map_err(|e| check.error(None, e))?;
                 count += 1;
                 if count > limits.max_entries {
                     return Err(ImageError::LimitExceeded {
@@ -232,13 +255,15 @@ impl Filesystem {
                         offset: 0,
                     }
                 } else if kind.is_file() || kind == tar::EntryType::Continuous {
-                    Node {
+                    let node = Node {
                         kind: NodeKind::File,
                         mode,
                         size: entry.size(),
                         layer: Some(i),
                         offset: entry.raw_file_position(),
-                    }
+                    };
+                    visit(&path, &node, &mut entry);
+                    node
                 } else {
                     Node {
                         kind: NodeKind::Other,

@@ -6,6 +6,7 @@
 //! | RustSec advisory-db | Markdown with a `toml` front-matter block | [`import_rustsec`] |
 //! | Node.js security WG | its own JSON (`vulnerable_versions`/`patched_versions`) | [`import_nodejs`] |
 //! | Alpine secdb | YAML or JSON: packages → `secfixes` fixed version → ids | [`import_alpine_secdb`] |
+//! | Debian security tracker | its JSON export: source package → issue → release status | [`import_debian_tracker`] |
 //! | CISA KEV | JSON catalog | [`load_kev`] |
 //!
 //! Every importer walks its directory in a fixed (sorted) order, never panics, and returns
@@ -14,6 +15,7 @@
 //! the rest of a database.
 
 mod alpine;
+mod debian;
 mod kev;
 mod nodejs;
 mod record;
@@ -24,6 +26,10 @@ use std::path::{Path, PathBuf};
 use crate::advisory::Advisory;
 
 pub use alpine::{import_alpine_secdb, import_alpine_secdb_files, parse_secdb};
+pub use debian::{
+    DEBIAN_RELEASES, DebianTrackerError, debian_release, import_debian_tracker,
+    parse_debian_tracker,
+};
 pub use kev::{KevCatalog, KevEntry, KevError, load_kev, parse_kev};
 pub use nodejs::{import_nodejs, parse_nodejs_core, parse_nodejs_npm};
 pub use record::{OsvError, import_osv_dir, parse_osv_json, parse_osv_yaml};

@@ -10,11 +10,13 @@
 mod catalogers;
 mod corpus;
 mod db;
+mod debian;
 mod http_server;
 mod image;
 mod imagekit;
 mod matching;
 mod registry;
+mod report;
 mod rescan;
 mod sbom;
 mod scan;

@@ -183,3 +183,112 @@ fn ecosystems_by_type_and_distro() {
         Some(Ecosystem::Go)
     );
 }
+
+/// The single-pass cold scan (catalog while opening) finds exactly what opening and then
+/// cataloging finds, across layers that replace, remove and hardlink wanted files, and the
+/// os-release symlink Debian ships.
+#[test]
+fn single_pass_catalog_equals_two_pass() {
+    use crate::imagekit::E;
+    let status_v1 = "Package: libssl3\nStatus: install ok installed\nArchitecture: amd64\nSource: openssl\nVersion: 3.0.11-1~deb12u1\n";
+    let status_v2 = "Package: libssl3\nStatus: install ok installed\nArchitecture: amd64\nSource: openssl\nVersion: 3.0.11-1~deb12u2\n\nPackage: bash\nStatus: install ok installed\nArchitecture: amd64\nVersion: 5.2.15-2+b2\n";
+    let meta = |v: &str| format!("Metadata-Version: 2.1\nName: Jinja2\nVersion: {v}\n");
+    let dir = tempfile::tempdir().unwrap();
+    oci_layout(
+        dir.path(),
+        &[
+            layer(
+                &[
+                    file(
+                        "usr/lib/os-release",
+                        "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+                    ),
+                    E::Symlink("etc/os-release", "../usr/lib/os-release"),
+                    file("var/lib/dpkg/status", status_v1),
+                    file(
+                        "usr/lib/python3/dist-packages/Jinja2-3.1.2.dist-info/METADATA",
+                        meta("3.1.2"),
+                    ),
+                    file("opt/old/Jinja2-2.0.dist-info/METADATA", meta("2.0")),
+                ],
+                Comp::Gzip,
+            ),
+            layer(
+                &[
+                    // Replaced, removed, and a hardlink to a wanted file.
+                    file("var/lib/dpkg/status", status_v2),
+                    file("opt/.wh.old", ""),
+                    E::Hardlink(
+                        "srv/copy/Jinja2-3.1.2.dist-info/METADATA",
+                        "usr/lib/python3/dist-packages/Jinja2-3.1.2.dist-info/METADATA",
+                    ),
+                ],
+                Comp::Zstd,
+            ),
+        ],
+    );
+    let options = ImageOptions::default();
+    let two_pass = {
+        let fs = open_image(Box::new(OciLayout::open(dir.path()).unwrap()), &options).unwrap();
+        catalog::catalog(&fs).unwrap()
+    };
+    let (_, one_pass) =
+        catalog::open_and_catalog(Box::new(OciLayout::open(dir.path()).unwrap()), &options)
+            .unwrap();
+    assert_eq!(one_pass, two_pass);
+    let found: Vec<(&str, &str, &[String])> = one_pass
+        .packages
+        .iter()
+        .map(|p| (p.name.as_str(), p.version.as_str(), p.locations.as_slice()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "bash",
+                "5.2.15-2+b2",
+                &["var/lib/dpkg/status".to_owned()][..]
+            ),
+            (
+                "libssl3",
+                "3.0.11-1~deb12u2",
+                &["var/lib/dpkg/status".to_owned()][..]
+            ),
+            (
+                "Jinja2",
+                "3.1.2",
+                &[
+                    "srv/copy/Jinja2-3.1.2.dist-info/METADATA".to_owned(),
+                    "usr/lib/python3/dist-packages/Jinja2-3.1.2.dist-info/METADATA".to_owned()
+                ][..]
+            ),
+        ]
+    );
+    assert_eq!(
+        one_pass.distro.as_ref().unwrap().version_id.as_deref(),
+        Some("12")
+    );
+
+    // The report through the single-pass entry point matches too.
+    let mut index = Index::new();
+    index.insert(advisory(
+        "DSA-5532-1",
+        "CVE-2023-5363",
+        Ecosystem::Debian,
+        Some("12"),
+        "openssl",
+        "3.0.11-1~deb12u3",
+    ));
+    let report = scan::scan_image_source(
+        Box::new(OciLayout::open(dir.path()).unwrap()),
+        &options,
+        &index,
+        ScanOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(report.vulnerabilities.len(), 1);
+    assert_eq!(
+        report.vulnerabilities[0].package.version,
+        "3.0.11-1~deb12u2"
+    );
+}
