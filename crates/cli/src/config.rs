@@ -12,6 +12,7 @@
 //!
 //! ```toml
 //! data_dir = "/var/lib/palisade"
+//! store = "postgres://palisade@db.internal/palisade"   # default: SQLite in data_dir
 //! log = "info"
 //!
 //! [up]
@@ -41,6 +42,7 @@ pub(crate) const ENV_CONFIG: &str = "PALISADE_CONFIG";
 #[serde(deny_unknown_fields)]
 pub(crate) struct FileConfig {
     pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) store: Option<String>,
     pub(crate) log: Option<String>,
     #[serde(default)]
     pub(crate) up: UpFile,

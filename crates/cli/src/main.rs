@@ -138,6 +138,9 @@ fn apply_config(cli: &mut Cli, matches: &clap::ArgMatches) -> anyhow::Result<()>
     if defaulted("data_dir") && file.data_dir.is_some() {
         cli.global.data_dir = file.data_dir.clone();
     }
+    if defaulted("store") && file.store.is_some() {
+        cli.global.store = file.store.clone();
+    }
     if defaulted("log")
         && let Some(log) = &file.log
     {

@@ -24,6 +24,18 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true, env = crate::config::ENV_CONFIG, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
 
+    /// The platform store: a PostgreSQL URL (`postgres://user@host/db`, for large
+    /// installations and several server replicas). Default: the embedded SQLite store in the
+    /// data directory.
+    #[arg(
+        long,
+        global = true,
+        env = "PALISADE_STORE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub(crate) store: Option<String>,
+
     /// Log filter for messages on stderr (error, warn, info, debug, trace).
     #[arg(long, global = true, env = ENV_LOG, hide_env_values = true, default_value = "warn", value_name = "FILTER")]
     pub(crate) log: String,
@@ -40,6 +52,29 @@ impl GlobalArgs {
         };
         create_private_dir(&dir)?;
         Ok(dir)
+    }
+}
+
+/// Opens the platform store: `--store URL` (PostgreSQL), else SQLite in the data directory.
+pub(crate) async fn open_store(global: &GlobalArgs) -> anyhow::Result<palisade_store::AnyStore> {
+    match &global.store {
+        Some(url) => {
+            if !palisade_store::any::is_postgres_url(url) {
+                anyhow::bail!(
+                    "--store takes a postgres:// URL; the SQLite store lives in --data-dir"
+                );
+            }
+            palisade_store::AnyStore::open(url)
+                .await
+                .context("cannot open the PostgreSQL store")
+        }
+        None => {
+            let dir = global.data_dir()?;
+            Ok(palisade_store::SqliteStore::open(&dir)
+                .await
+                .with_context(|| format!("cannot open the store in {}", dir.display()))?
+                .into())
+        }
     }
 }
 

@@ -4,8 +4,15 @@
 //! Every form that changes something carries the session's CSRF token in a hidden field, checked
 //! before anything else; readers see no write buttons and are refused (403) if they post anyway.
 //! Filters are plain GET forms, so every filtered view has a URL.
+//!
+//! Overview, recommendations and coverage read the per-snapshot views of `views::ViewCache`
+//! (one per server), so their cost does not grow with the inventory. Long lists are cut:
+//! recommendations show 50 resources per check (1000 when one check is asked for) and fold
+//! the lists unless a filter narrowed them; the inventory is paged.
 
+use std::any::Any;
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use axum::Router;
 use axum::body::Body;
@@ -22,7 +29,8 @@ use crate::auth::{self, Principal, SESSION_COOKIE};
 use crate::error::{ApiError, current_request_id};
 use crate::html::{self, esc, link, url_part};
 use crate::query::{self, AlertQuery, NoQuery, RecommendationQuery, ResourceQuery};
-use crate::{AppState, Backend, read_body, views};
+use crate::views::ViewCache;
+use crate::{App, AppState, Backend, read_body, views};
 
 /// The dashboard's routes.
 pub(crate) fn routes<S: Backend>() -> Router<AppState<S>> {
@@ -72,7 +80,8 @@ impl IntoResponse for PageError {
             PageError::Api(e) => {
                 e.log();
                 let body = format!(
-                    "<p class=\"error\" role=\"alert\">{}</p><p class=\"muted\">Request id: {}</p>",
+                    "<p class=\"error\" role=\"alert\">{}</p><p class=\"muted\">Request id: {}</p>\
+                     <p><a href=\"/\">Back to the overview</a></p>",
                     esc(&e.public_message()),
                     esc(&current_request_id())
                 );
@@ -86,6 +95,31 @@ impl IntoResponse for PageError {
 /// The 404 page for paths outside the API.
 pub(crate) fn not_found_page() -> Response {
     PageError::Api(ApiError::NotFound("There is no such page.".into())).into_response()
+}
+
+/// Per-server caches of derived snapshot views, found by the server's shared state (which
+/// `lib.rs` owns: a `ViewCache` field there would replace this table). An entry lives as long
+/// as its server: a dead server's entry is dropped, so a new server at the same address never
+/// sees it.
+type CacheTable = Vec<(Weak<dyn Any + Send + Sync>, Arc<ViewCache>)>;
+static CACHES: Mutex<CacheTable> = Mutex::new(Vec::new());
+
+/// The snapshot view cache of this server.
+fn cache_of<S: Backend>(app: &AppState<S>) -> Arc<ViewCache> {
+    let key = Arc::as_ptr(app).cast::<()>();
+    let mut table = CACHES.lock().unwrap_or_else(PoisonError::into_inner);
+    table.retain(|(server, _)| server.strong_count() > 0);
+    if let Some((_, cache)) = table
+        .iter()
+        .find(|(server, _)| std::ptr::eq(server.as_ptr().cast::<()>(), key))
+    {
+        return Arc::clone(cache);
+    }
+    let weak: Weak<App<S>> = Arc::downgrade(app);
+    let weak: Weak<dyn Any + Send + Sync> = weak;
+    let cache = Arc::new(ViewCache::default());
+    table.push((weak, Arc::clone(&cache)));
+    cache
 }
 
 async fn session<S: Backend>(
@@ -179,7 +213,7 @@ async fn logout() -> Response {
 
 async fn overview<S: Backend>(State(app): State<AppState<S>>, headers: HeaderMap) -> PageResult {
     let who = session(&app, &headers).await?;
-    let o = views::overview(&app.store).await?;
+    let o = views::overview_with(&app.store, Some(&cache_of(&app))).await?;
     let order: Vec<&str> = Severity::ALL.iter().rev().map(|s| s.as_str()).collect();
     let bars = |m: &views::BySeverity| -> Vec<(&str, u64)> {
         order
@@ -188,18 +222,25 @@ async fn overview<S: Backend>(State(app): State<AppState<S>>, headers: HeaderMap
             .collect()
     };
     let total = |m: &views::BySeverity| m.values().sum::<u64>();
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("{n} {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
     let body = format!(
         "<div class=\"tiles\">\
-         <section class=\"tile\" aria-labelledby=\"t-alerts\"><h2 id=\"t-alerts\"><a href=\"/alerts?status=active\">Active alerts</a></h2>\
+         <section class=\"tile wide\" aria-labelledby=\"t-alerts\"><h2 id=\"t-alerts\"><a href=\"/alerts?status=active\">Active alerts</a></h2>\
          <p class=\"big\">{}</p>{}</section>\
-         <section class=\"tile\" aria-labelledby=\"t-recs\"><h2 id=\"t-recs\"><a href=\"/recommendations\">Recommendations</a></h2>\
-         <p class=\"big\">{}</p>{}</section>\
+         <section class=\"tile wide\" aria-labelledby=\"t-recs\"><h2 id=\"t-recs\"><a href=\"/recommendations\">Recommendations</a></h2>\
+         <p class=\"big\">{}</p><p class=\"muted\">failing checks, by severity</p>{}</section>\
          <section class=\"tile\" aria-labelledby=\"t-images\"><h2 id=\"t-images\"><a href=\"/images\">Vulnerable images</a></h2>\
-         <p class=\"big\">{}</p><p>of {} scanned images</p></section>\
+         <p class=\"big\">{}</p><p>of {}</p></section>\
          <section class=\"tile\" aria-labelledby=\"t-cov\"><h2 id=\"t-cov\"><a href=\"/coverage\">Coverage</a></h2>\
          <p class=\"big\">{} / {}</p><p>components healthy</p></section>\
          <section class=\"tile\" aria-labelledby=\"t-inv\"><h2 id=\"t-inv\"><a href=\"/inventory\">Inventory</a></h2>\
-         <p class=\"big\">{}</p><p>resources in {} clusters</p></section>\
+         <p class=\"big\">{}</p><p>resources in {}</p></section>\
          </div>",
         total(&o.active_alerts),
         html::bar_chart(
@@ -214,11 +255,11 @@ async fn overview<S: Backend>(State(app): State<AppState<S>>, headers: HeaderMap
             &bars(&o.recommendations)
         ),
         o.images.vulnerable,
-        o.images.total,
+        plural(o.images.total, "scanned image", "scanned images"),
         o.coverage.healthy,
         o.coverage.total,
         o.resources,
-        o.clusters,
+        plural(o.clusters, "cluster", "clusters"),
     );
     page("Overview", "/", &who, &body)
 }
@@ -250,11 +291,11 @@ async fn alerts<S: Backend>(
         esc(filter.cluster.as_deref().unwrap_or("")),
     );
     if list.is_empty() {
-        body.push_str("<p>No alert matches.</p>");
+        body.push_str("<p class=\"empty\">No alert matches these filters.</p>");
     } else {
         let _ = write!(
             body,
-            "<table><caption>{} alerts, most recent first</caption><thead><tr>\
+            "<div class=\"scroll\"><table><caption>{} alerts, most recent first</caption><thead><tr>\
              <th scope=\"col\">Severity</th><th scope=\"col\">Alert</th><th scope=\"col\">Resource</th>\
              <th scope=\"col\">User</th><th scope=\"col\">Count</th><th scope=\"col\">Last seen</th>\
              <th scope=\"col\">Status</th></tr></thead><tbody>",
@@ -263,8 +304,8 @@ async fn alerts<S: Backend>(
         for a in &list {
             let _ = write!(
                 body,
-                "<tr><td>{}</td><th scope=\"row\"><a href=\"/alerts/{}\">{}</a><br><span class=\"muted\">{}</span></th>\
-                 <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><th scope=\"row\" class=\"name\"><a href=\"/alerts/{}\">{}</a><br><span class=\"muted\">{}</span></th>\
+                 <td class=\"name\">{}</td><td class=\"name\">{}</td><td class=\"num\">{}</td><td class=\"ts\">{}</td><td>{}</td></tr>",
                 html::severity(a.severity),
                 a.id,
                 esc(&a.alert_type),
@@ -276,7 +317,7 @@ async fn alerts<S: Backend>(
                 html::status(a.status.as_str()),
             );
         }
-        body.push_str("</tbody></table>");
+        body.push_str("</tbody></table></div>");
     }
     page("Security alerts", "/alerts", &who, &body)
 }
@@ -294,6 +335,16 @@ async fn alert<S: Backend>(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("There is no alert {id}.")))?;
     let mitre = |v: &Option<String>| esc(v.as_deref().unwrap_or("—"));
+    let cluster = match &a.cluster {
+        None => "—".to_owned(),
+        Some(id) => {
+            let known = app.store.list_clusters().await?;
+            match known.iter().find(|c| &c.id == id) {
+                Some(c) if c.name != *id => format!("{} ({})", esc(&c.name), esc(id)),
+                _ => esc(id),
+            }
+        }
+    };
     let mut body = format!(
         "<dl class=\"detail\">\
          <dt>Alert type</dt><dd>{}</dd><dt>Rule</dt><dd>{}</dd><dt>Severity</dt><dd>{}</dd>\
@@ -308,13 +359,14 @@ async fn alert<S: Backend>(
         mitre(&a.mitre.tactic),
         mitre(&a.mitre.technique),
         esc(&resource_text(a.resource.as_ref())),
-        esc(a.cluster.as_deref().unwrap_or("—")),
+        cluster,
         esc(a.user.as_deref().unwrap_or("—")),
         a.count,
         esc(&a.first_seen),
         esc(&a.last_seen),
         esc(&a.message),
     );
+    body.push_str("<section aria-labelledby=\"h-actions\"><h2 id=\"h-actions\">Status</h2>");
     if let Some(by) = &a.status_by {
         let _ = write!(
             body,
@@ -329,27 +381,46 @@ async fn alert<S: Backend>(
     }
     if who.token.role == palisade_store::Role::Admin {
         body.push_str("<div class=\"actions\">");
-        for (action, label, show) in [
-            ("dismiss", "Dismiss", a.status == AlertStatus::Active),
-            ("resolve", "Resolve", a.status != AlertStatus::Resolved),
+        for (action, label, note, show) in [
+            (
+                "dismiss",
+                "Dismiss",
+                "Reason for dismissing (optional)",
+                a.status == AlertStatus::Active,
+            ),
+            (
+                "resolve",
+                "Resolve",
+                "Resolution note (optional)",
+                a.status != AlertStatus::Resolved,
+            ),
         ] {
             if show {
                 let _ = write!(
                     body,
                     "<form class=\"stack\" method=\"post\" action=\"/alerts/{id}/{action}\">\
                      <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-                     <label for=\"c-{action}\">Comment (optional)</label>\
+                     <label for=\"c-{action}\">{note}</label>\
                      <input id=\"c-{action}\" name=\"comment\" maxlength=\"1000\">\
                      <button type=\"submit\">{label}</button></form>",
                     csrf = esc(&who.csrf)
                 );
             }
         }
+        if a.status == AlertStatus::Resolved {
+            body.push_str("<p class=\"muted\">This alert is resolved.</p>");
+        }
         body.push_str("</div>");
     } else {
         body.push_str("<p class=\"muted\">Only admins can dismiss or resolve alerts.</p>");
     }
-    page(&format!("Alert {id}"), "/alerts", &who, &body)
+    body.push_str("</section>");
+    page(
+        &format!("Alert {id}: {}", a.alert_type),
+        "/alerts",
+        &who,
+        &body,
+    )
 }
 
 #[derive(Deserialize)]
@@ -402,6 +473,11 @@ async fn resolve<S: Backend>(
     alert_action(app, headers, id, body, AlertStatus::Resolved).await
 }
 
+/// Rows shown per recommendation before the list is cut (the filters narrow it down), and
+/// when one check is asked for.
+const AFFECTED_ROWS: usize = 50;
+const AFFECTED_ROWS_ONE_CHECK: usize = 1000;
+
 async fn recommendations<S: Backend>(
     State(app): State<AppState<S>>,
     headers: HeaderMap,
@@ -409,11 +485,18 @@ async fn recommendations<S: Backend>(
 ) -> PageResult {
     let who = session(&app, &headers).await?;
     let filter = query::parse::<RecommendationQuery>(q.as_deref())?.into_filter()?;
-    let recs = views::recommendations(&app.store, &filter).await?;
+    let cache = cache_of(&app);
+    let views = views::latest_views(&app.store, Some(&cache), filter.cluster.as_deref()).await?;
+    let recs = views::recommendation_refs(&views, &filter);
+    let cap = if filter.check.is_some() {
+        AFFECTED_ROWS_ONE_CHECK
+    } else {
+        AFFECTED_ROWS
+    };
     let severities: Vec<&str> = Severity::ALL.iter().rev().map(|s| s.as_str()).collect();
     let mut body = format!(
         "<form class=\"filters\" method=\"get\" action=\"/recommendations\">\
-         <label for=\"f-resource\">Resource (Kind/namespace/name, any part)<input id=\"f-resource\" name=\"resource\" value=\"{}\"></label>\
+         <label for=\"f-resource\">Resource <span class=\"hint\">(Kind/namespace/name, any part)</span><input id=\"f-resource\" name=\"resource\" value=\"{}\"></label>\
          <label for=\"f-severity\">Severity<select id=\"f-severity\" name=\"severity\">{}</select></label>\
          <label for=\"f-namespace\">Namespace<input id=\"f-namespace\" name=\"namespace\" value=\"{}\"></label>\
          <button type=\"submit\">Filter</button></form>",
@@ -422,40 +505,108 @@ async fn recommendations<S: Backend>(
         esc(filter.namespace.as_deref().unwrap_or("")),
     );
     if recs.is_empty() {
-        body.push_str("<p>No recommendation matches.</p>");
-    }
-    for r in &recs {
+        body.push_str(if views.is_empty() {
+            "<p class=\"empty\">No cluster snapshot is stored yet: connect a cluster to see \
+             recommendations.</p>"
+        } else {
+            "<p class=\"empty\">No recommendation matches.</p>"
+        });
+    } else {
         let _ = write!(
             body,
-            "<section aria-labelledby=\"rec-{id}\"><h2 id=\"rec-{id}\">{sev} {title}</h2>\
-             <p class=\"muted\">Check <code>{cid}</code>{mitre} · {n} affected</p><p>{fix}</p>\
-             <table><caption>Resources failing {title}</caption><thead><tr>\
-             <th scope=\"col\">Resource</th><th scope=\"col\">Cluster</th><th scope=\"col\">Container</th>\
-             <th scope=\"col\">Finding</th></tr></thead><tbody>",
-            id = esc(&url_part(&r.check_id)),
-            sev = html::severity(r.severity),
-            title = esc(&r.title),
-            cid = esc(&r.check_id),
-            mitre = if r.mitre.is_empty() {
-                String::new()
-            } else {
-                format!(" · MITRE {}", esc(&r.mitre.join(", ")))
-            },
-            n = r.affected_count,
-            fix = esc(&r.remediation),
+            "<div class=\"scroll\"><table><caption>{} failing checks, most severe first</caption><thead><tr>\
+             <th scope=\"col\">Severity</th><th scope=\"col\">Check</th><th scope=\"col\">Affected</th>\
+             </tr></thead><tbody>",
+            recs.len(),
         );
-        for a in &r.affected {
+        for r in &recs {
             let _ = write!(
                 body,
-                "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{}<br><code>{}</code></td></tr>",
+                "<tr><td>{}</td><th scope=\"row\"><a href=\"#rec-{}\">{}</a></th><td class=\"num\">{}</td></tr>",
+                html::severity(r.check.severity),
+                esc(&url_part(&r.check.check_id)),
+                esc(&r.check.title),
+                r.affected.len()
+            );
+        }
+        body.push_str("</tbody></table></div>");
+    }
+    // Long lists stay folded unless the filters narrowed them down.
+    let open = if filter.resource.is_some()
+        || filter.namespace.is_some()
+        || filter.check.is_some()
+        || recs.len() <= 3
+    {
+        " open"
+    } else {
+        ""
+    };
+    for r in &recs {
+        let c = r.check;
+        let n = r.affected.len();
+        let _ = write!(
+            body,
+            "<section class=\"rec\" aria-labelledby=\"rec-{id}\"><h2 id=\"rec-{id}\">{sev} {title}</h2>\
+             <p class=\"muted\">Check <code>{cid}</code>{mitre} · {n} affected</p><p>{fix}</p>\
+             <details{open}><summary>Affected resources ({n})</summary>\
+             <div class=\"scroll\"><table><caption>Resources failing {title}{shown}</caption><thead><tr>\
+             <th scope=\"col\">Resource</th><th scope=\"col\">Cluster</th><th scope=\"col\">Container</th>\
+             <th scope=\"col\">Finding</th></tr></thead><tbody>",
+            id = esc(&url_part(&c.check_id)),
+            sev = html::severity(c.severity),
+            title = esc(&c.title),
+            cid = esc(&c.check_id),
+            mitre = if c.mitre.is_empty() {
+                String::new()
+            } else {
+                format!(" · MITRE {}", esc(&c.mitre.join(", ")))
+            },
+            fix = esc(&c.remediation),
+            shown = if n > cap {
+                format!(" (first {cap} of {n})")
+            } else {
+                String::new()
+            },
+        );
+        for (cluster, a) in r.affected.iter().take(cap) {
+            let _ = write!(
+                body,
+                "<tr><th scope=\"row\" class=\"name\">{}</th><td>{}</td><td>{}</td><td>{}<br><code>{}</code></td></tr>",
                 esc(&a.resource.to_string()),
-                esc(&a.cluster_name),
+                esc(&cluster.name),
                 esc(a.container.as_deref().unwrap_or("—")),
                 esc(&a.message),
                 esc(&a.evidence),
             );
         }
-        body.push_str("</tbody></table></section>");
+        body.push_str("</tbody></table></div>");
+        if n > cap {
+            let params = [
+                ("check", Some(c.check_id.as_str())),
+                ("cluster", filter.cluster.as_deref()),
+                ("resource", filter.resource.as_deref()),
+                ("namespace", filter.namespace.as_deref()),
+            ];
+            let (href, what) = if filter.check.is_none() {
+                (
+                    html::link("/recommendations", &params),
+                    "show this check alone",
+                )
+            } else {
+                (
+                    html::link("/api/v1/recommendations", &params),
+                    "download the full list (JSON)",
+                )
+            };
+            let _ = write!(
+                body,
+                "<p class=\"muted\">{} more resources fail this check: \
+                 <a href=\"{}\">{what}</a> or narrow the filters.</p>",
+                n - cap,
+                esc(&href),
+            );
+        }
+        body.push_str("</details></section>");
     }
     page("Recommendations", "/recommendations", &who, &body)
 }
@@ -475,11 +626,12 @@ async fn inventory<S: Backend>(
         )
     };
     let mut body = format!(
-        "<form class=\"filters\" method=\"get\" action=\"/inventory\">{}{}{}{}{}\
+        "<form class=\"filters\" method=\"get\" action=\"/inventory\">{}{}{}{}{}{}\
          <button type=\"submit\">Filter</button></form>",
         field("cluster", "Cluster", filter.cluster.as_deref()),
         field("namespace", "Namespace", filter.namespace.as_deref()),
         field("kind", "Kind", filter.kind.as_deref()),
+        field("name", "Name contains", filter.name.as_deref()),
         field(
             "label",
             "Labels (app=web,tier!=db)",
@@ -487,12 +639,29 @@ async fn inventory<S: Backend>(
         ),
         field("image", "Image contains", filter.image.as_deref()),
     );
+    if found.items.is_empty() {
+        let filtered = filter.cluster.is_some()
+            || filter.namespace.is_some()
+            || filter.kind.is_some()
+            || filter.name.is_some()
+            || filter.label_text.is_some()
+            || filter.image.is_some();
+        body.push_str(if filtered || found.total > 0 {
+            "<p class=\"empty\">No resource matches these filters.</p>"
+        } else {
+            "<p class=\"empty\">No cluster snapshot is stored yet: connect a cluster to see its \
+             resources.</p>"
+        });
+        return page("Inventory", "/inventory", &who, &body);
+    }
+    let first = usize::try_from(filter.offset).unwrap_or(usize::MAX);
     let _ = write!(
         body,
-        "<table><caption>{} of {} resources</caption><thead><tr><th scope=\"col\">Kind</th>\
+        "<div class=\"scroll\"><table><caption>Resources {} to {} of {}</caption><thead><tr><th scope=\"col\">Kind</th>\
          <th scope=\"col\">Namespace</th><th scope=\"col\">Name</th><th scope=\"col\">Cluster</th>\
          <th scope=\"col\">Images</th><th scope=\"col\">Findings</th></tr></thead><tbody>",
-        found.items.len(),
+        first.saturating_add(1),
+        first.saturating_add(found.items.len()),
         found.total
     );
     for r in &found.items {
@@ -505,18 +674,25 @@ async fn inventory<S: Backend>(
                 .unwrap_or_default(),
             r.name
         );
+        let images: Vec<String> = r.images.iter().map(|i| esc(i)).collect();
         let _ = write!(
             body,
-            "<tr><td>{}</td><td>{}</td><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td class=\"name\">{}</td><th scope=\"row\" class=\"name\">{}</th><td class=\"nowrap\">{}</td><td class=\"name\">{}</td><td class=\"num\">{}</td></tr>",
             esc(&r.kind),
             esc(r.namespace.as_deref().unwrap_or("—")),
             esc(&r.name),
             esc(&r.cluster_name),
-            esc(&r.images.join(", ")),
+            if images.is_empty() {
+                "—".to_owned()
+            } else {
+                images.join("<br>")
+            },
             if r.findings > 0 {
                 format!(
-                    "<a href=\"{}\">{}</a>",
+                    "<a href=\"{}\" aria-label=\"{} findings of {}\">{}</a>",
                     esc(&link("/recommendations", &[("resource", Some(&resource))])),
+                    r.findings,
+                    esc(&resource),
                     r.findings
                 )
             } else {
@@ -524,7 +700,44 @@ async fn inventory<S: Backend>(
             },
         );
     }
-    body.push_str("</tbody></table>");
+    body.push_str("</tbody></table></div>");
+    let limit = filter.limit.to_string();
+    let pager = |offset: u32| {
+        let offset = offset.to_string();
+        link(
+            "/inventory",
+            &[
+                ("cluster", filter.cluster.as_deref()),
+                ("namespace", filter.namespace.as_deref()),
+                ("kind", filter.kind.as_deref()),
+                ("name", filter.name.as_deref()),
+                ("label", filter.label_text.as_deref()),
+                ("image", filter.image.as_deref()),
+                ("limit", Some(limit.as_str())),
+                ("offset", Some(offset.as_str()).filter(|o| *o != "0")),
+            ],
+        )
+    };
+    let mut pages = Vec::new();
+    if filter.offset > 0 {
+        pages.push(format!(
+            "<a href=\"{}\" rel=\"prev\">Previous page</a>",
+            esc(&pager(filter.offset.saturating_sub(filter.limit)))
+        ));
+    }
+    if first.saturating_add(found.items.len()) < found.total {
+        pages.push(format!(
+            "<a href=\"{}\" rel=\"next\">Next page</a>",
+            esc(&pager(filter.offset.saturating_add(filter.limit)))
+        ));
+    }
+    if !pages.is_empty() {
+        let _ = write!(
+            body,
+            "<nav class=\"pages\" aria-label=\"Pages\">{}</nav>",
+            pages.join(" ")
+        );
+    }
     page("Inventory", "/inventory", &who, &body)
 }
 
@@ -552,17 +765,20 @@ async fn images<S: Backend>(
     let list = app.store.list_images().await?;
     let mut body = String::new();
     if list.is_empty() {
-        body.push_str("<p>No image report is stored yet.</p>");
+        body.push_str(
+            "<p class=\"empty\">No image report is stored yet: scan an image with \
+             <code>palisade image scan</code>.</p>",
+        );
     } else {
         body.push_str(
-            "<table><caption>Scanned images</caption><thead><tr><th scope=\"col\">Image</th>\
+            "<div class=\"scroll\"><table><caption>Scanned images</caption><thead><tr><th scope=\"col\">Image</th>\
              <th scope=\"col\">Digest</th><th scope=\"col\">Vulnerabilities</th>\
              <th scope=\"col\">Scanned</th></tr></thead><tbody>",
         );
         for i in &list {
             let _ = write!(
                 body,
-                "<tr><th scope=\"row\"><a href=\"/images/{}\">{}</a></th><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                "<tr><th scope=\"row\" class=\"name\"><a href=\"/images/{}\">{}</a></th><td class=\"name\"><code>{}</code></td><td>{}</td><td class=\"ts\">{}</td></tr>",
                 esc(&url_part(&i.digest)),
                 esc(&i.reference),
                 esc(&i.digest),
@@ -570,7 +786,7 @@ async fn images<S: Backend>(
                 esc(&i.scanned_at),
             );
         }
-        body.push_str("</tbody></table>");
+        body.push_str("</tbody></table></div>");
     }
     page("Images", "/images", &who, &body)
 }
@@ -595,17 +811,153 @@ async fn image<S: Backend>(
     } else {
         "<p class=\"muted\">No SBOM stored.</p>".to_owned()
     };
-    let body = format!(
-        "<dl class=\"detail\"><dt>Reference</dt><dd>{}</dd><dt>Digest</dt><dd><code>{}</code></dd>\
-         <dt>Scanned</dt><dd>{}</dd><dt>Vulnerabilities</dt><dd>{}</dd></dl>{sbom}\
-         <h2>Report</h2><pre>{}</pre>",
+    let distro = report["artifact"]["distro"]
+        .as_str()
+        .map(|d| format!("<dt>Distribution</dt><dd>{}</dd>", esc(d)))
+        .unwrap_or_default();
+    let mut body = format!(
+        "<dl class=\"detail\"><dt>Reference</dt><dd>{}</dd><dt>Digest</dt><dd><code class=\"name\">{}</code></dd>\
+         {distro}<dt>Scanned</dt><dd>{}</dd><dt>Vulnerabilities</dt><dd>{}</dd></dl>{sbom}",
         esc(&rec.reference),
         esc(&rec.digest),
         esc(&rec.scanned_at),
         vuln_counts(&rec.vulnerabilities),
-        esc(&pretty),
+    );
+    image_vulnerabilities(&mut body, &report);
+    image_packages(&mut body, &report);
+    let _ = write!(
+        body,
+        "<details><summary>Raw report (JSON)</summary><pre>{}</pre></details>",
+        esc(&pretty)
     );
     page(&rec.reference, "/images", &who, &body)
+}
+
+/// Text of a JSON string field ("" when absent).
+fn text_of<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or("")
+}
+
+/// The vulnerability table of an image report (the scanner's `vulnerabilities` list: package,
+/// fixed versions, severity, CVSS, CISA KEV and EPSS), most severe first.
+fn image_vulnerabilities(body: &mut String, report: &serde_json::Value) {
+    body.push_str("<h2 id=\"h-vulns\">Vulnerabilities</h2>");
+    let Some(list) = report["vulnerabilities"]
+        .as_array()
+        .filter(|l| !l.is_empty())
+    else {
+        body.push_str("<p class=\"empty\">The report lists no vulnerability.</p>");
+        return;
+    };
+    let severity_of = |v: &serde_json::Value| {
+        v["severity"]
+            .as_str()
+            .and_then(|s| s.parse::<Severity>().ok())
+    };
+    let mut sorted: Vec<&serde_json::Value> = list.iter().collect();
+    sorted.sort_by(|a, b| {
+        severity_of(b)
+            .cmp(&severity_of(a))
+            .then_with(|| b["kev"].as_bool().cmp(&a["kev"].as_bool()))
+    });
+    let _ = write!(
+        body,
+        "<div class=\"scroll\"><table><caption>{} vulnerabilities, most severe first</caption><thead><tr>\
+         <th scope=\"col\">Vulnerability</th><th scope=\"col\">Package</th><th scope=\"col\">Installed</th>\
+         <th scope=\"col\">Severity</th><th scope=\"col\">Fixed in</th><th scope=\"col\">Exploitability</th>\
+         <th scope=\"col\">Remediation</th></tr></thead><tbody>",
+        sorted.len()
+    );
+    for v in sorted {
+        let aliases: Vec<String> = v["aliases"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_str()).map(esc).collect())
+            .unwrap_or_default();
+        let severity = match severity_of(v) {
+            Some(s) => html::severity(s),
+            None => "<span class=\"muted\">unknown</span>".to_owned(),
+        };
+        let cvss = v["cvss"]["score"]
+            .as_f64()
+            .map(|s| format!("<br><span class=\"muted\">CVSS {s:.1}</span>"))
+            .unwrap_or_default();
+        let fixed: Vec<String> = v["fixed_versions"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_str()).map(esc).collect())
+            .unwrap_or_default();
+        let mut exploit = Vec::new();
+        if v["kev"].as_bool() == Some(true) {
+            exploit.push("<span class=\"badge kev\">known exploited (CISA KEV)</span>".to_owned());
+        }
+        if let Some(score) = v["epss"]["score"].as_f64() {
+            let pct = v["epss"]["percentile"].as_f64().unwrap_or(0.0);
+            exploit.push(format!(
+                "EPSS {:.1}% <span class=\"muted\">(percentile {:.0})</span>",
+                score * 100.0,
+                pct * 100.0
+            ));
+        }
+        let summary = v["summary"]
+            .as_str()
+            .map(|s| format!("<br><span class=\"muted\">{}</span>", esc(s)))
+            .unwrap_or_default();
+        let _ = write!(
+            body,
+            "<tr><th scope=\"row\" class=\"name\">{}{}{summary}</th><td class=\"name\">{}</td><td class=\"name\">{}</td>\
+             <td>{severity}{cvss}</td><td class=\"name\">{}</td><td>{}</td><td>{}</td></tr>",
+            esc(text_of(v, "id")),
+            if aliases.is_empty() {
+                String::new()
+            } else {
+                format!("<br><span class=\"muted\">{}</span>", aliases.join(", "))
+            },
+            esc(text_of(&v["package"], "name")),
+            esc(text_of(&v["package"], "version")),
+            if fixed.is_empty() {
+                "<span class=\"muted\">no fix yet</span>".to_owned()
+            } else {
+                fixed.join(", ")
+            },
+            if exploit.is_empty() {
+                "—".to_owned()
+            } else {
+                exploit.join("<br>")
+            },
+            esc(text_of(v, "remediation")),
+        );
+    }
+    body.push_str("</tbody></table></div>");
+}
+
+/// The package table of an image report.
+fn image_packages(body: &mut String, report: &serde_json::Value) {
+    body.push_str("<h2 id=\"h-packages\">Packages</h2>");
+    let Some(list) = report["packages"].as_array().filter(|l| !l.is_empty()) else {
+        body.push_str("<p class=\"empty\">The report lists no package.</p>");
+        return;
+    };
+    let _ = write!(
+        body,
+        "<div class=\"scroll\"><table><caption>{} packages</caption><thead><tr>\
+         <th scope=\"col\">Package</th><th scope=\"col\">Version</th><th scope=\"col\">Type</th>\
+         <th scope=\"col\">Found in</th></tr></thead><tbody>",
+        list.len()
+    );
+    for p in list {
+        let locations: Vec<String> = p["locations"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_str()).map(esc).collect())
+            .unwrap_or_default();
+        let _ = write!(
+            body,
+            "<tr><th scope=\"row\" class=\"name\">{}</th><td class=\"name\">{}</td><td>{}</td><td class=\"name\"><code>{}</code></td></tr>",
+            esc(text_of(p, "name")),
+            esc(text_of(p, "version")),
+            esc(text_of(p, "type")),
+            locations.join("<br>"),
+        );
+    }
+    body.push_str("</tbody></table></div>");
 }
 
 async fn coverage<S: Backend>(
@@ -616,22 +968,22 @@ async fn coverage<S: Backend>(
     let who = session(&app, &headers).await?;
     query::parse::<NoQuery>(q.as_deref())?;
     let settings = views::settings(&app.store).await?;
-    let items = views::coverage(&app.store, &settings).await?;
+    let items = views::coverage_with(&app.store, Some(&cache_of(&app)), &settings).await?;
     let mut body = String::from(
-        "<table><caption>Protection of every cluster</caption><thead><tr>\
+        "<div class=\"scroll\"><table><caption>Protection of every cluster</caption><thead><tr>\
          <th scope=\"col\">Item</th><th scope=\"col\">Status</th><th scope=\"col\">Last seen</th>\
          <th scope=\"col\">How to fix</th></tr></thead><tbody>",
     );
     for i in &items {
         let _ = write!(
             body,
-            "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><th scope=\"row\" class=\"name\">{}</th><td>{}</td><td class=\"ts\">{}</td><td>{}</td></tr>",
             esc(&i.item),
             html::status(&i.status),
             esc(i.last_seen.as_deref().unwrap_or("—")),
             esc(i.how_to_fix.as_deref().unwrap_or("")),
         );
     }
-    body.push_str("</tbody></table>");
+    body.push_str("</tbody></table></div>");
     page("Coverage", "/coverage", &who, &body)
 }

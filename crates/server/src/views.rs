@@ -3,10 +3,18 @@
 //! overview counts. Both front ends call these functions, so a page and its API route always
 //! agree.
 //!
-//! Inventory and recommendations read the latest snapshot of each cluster in full at each
-//! request; that is linear in the inventory and fine for one server with SQLite.
+//! The latest snapshot of a cluster is turned once into a [`SnapshotView`]: its findings
+//! grouped by check (with the lower-case resource text the filter searches) and the state of
+//! the palisade components found among its objects; the objects are not kept. The dashboard
+//! keeps these views in a [`ViewCache`] keyed by cluster and checked against the id of the
+//! cluster's latest snapshot at each request (two small queries), so a new snapshot replaces
+//! the view on the next page and a page never rescans a 100k-object snapshot. The API
+//! functions without `_with` build the views per request (they have no cache to hand).
+//! The inventory still reads the snapshot's objects per request: it needs labels and images
+//! of every object, which would double the cache.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use palisade_inventory::Object;
 use palisade_model::{Finding, ResourceRef, Severity};
@@ -56,7 +64,6 @@ fn cluster_matches(c: &ClusterRecord, wanted: Option<&str>) -> bool {
 /// The latest snapshot's objects and findings of each cluster (optionally one cluster).
 pub(crate) struct Latest {
     pub(crate) cluster: ClusterRecord,
-    pub(crate) snapshot: SnapshotInfo,
     pub(crate) objects: Vec<Object>,
     pub(crate) findings: Vec<Finding>,
 }
@@ -82,7 +89,6 @@ async fn latest<S: Backend>(
         let findings = store.load_findings(snapshot.id).await?;
         out.push(Latest {
             cluster: c,
-            snapshot,
             objects,
             findings,
         });
@@ -209,56 +215,252 @@ pub(crate) struct Recommendation {
     pub(crate) affected: Vec<Affected>,
 }
 
-/// Findings of the latest snapshots grouped by check, most severe first.
-pub(crate) async fn recommendations<S: Backend>(
-    store: &S,
-    filter: &RecommendationFilter,
-) -> Result<Vec<Recommendation>, ApiError> {
-    let needle = filter.resource.as_deref().map(str::to_lowercase);
-    let mut by_check: BTreeMap<String, Recommendation> = BTreeMap::new();
-    for l in latest(store, filter.cluster.as_deref(), false).await? {
-        for f in l.findings {
-            if filter.severity.is_some_and(|s| s != f.severity)
-                || filter.check.as_deref().is_some_and(|c| c != f.check_id)
-                || filter
-                    .namespace
-                    .as_deref()
-                    .is_some_and(|ns| f.resource.namespace.as_deref() != Some(ns))
-                || needle
-                    .as_deref()
-                    .is_some_and(|n| !f.resource.to_string().to_lowercase().contains(n))
-            {
-                continue;
-            }
-            let rec = by_check
+/// What the pages need from one snapshot, derived once: its findings grouped by check and the
+/// state of the palisade components found among its objects. The objects themselves are not
+/// kept.
+#[derive(Clone)]
+pub(crate) struct SnapshotView {
+    pub(crate) cluster: ClusterRecord,
+    pub(crate) snapshot: SnapshotInfo,
+    /// Findings grouped by check, most severe first, then by check id.
+    pub(crate) checks: Arc<Vec<CheckGroup>>,
+    /// The runtime sensor DaemonSet: `None` when missing, else whether every pod is ready.
+    pub(crate) sensor_ready: Option<bool>,
+    /// Whether the admission webhook is registered.
+    pub(crate) webhook: bool,
+}
+
+/// The findings of one check in one snapshot.
+pub(crate) struct CheckGroup {
+    pub(crate) check_id: String,
+    pub(crate) title: String,
+    pub(crate) severity: Severity,
+    pub(crate) remediation: String,
+    pub(crate) mitre: Vec<String>,
+    pub(crate) affected: Vec<AffectedRow>,
+}
+
+/// One failing resource of a [`CheckGroup`].
+pub(crate) struct AffectedRow {
+    pub(crate) resource: ResourceRef,
+    /// `resource` as `Kind/namespace/name`, lower case (what the resource filter searches).
+    pub(crate) search: String,
+    pub(crate) container: Option<String>,
+    pub(crate) message: String,
+    pub(crate) evidence: String,
+}
+
+/// The runtime sensor (`None` when missing, else whether every pod is ready) and whether the
+/// admission webhook is registered, among a snapshot's objects.
+fn components(objects: &[Object]) -> (Option<bool>, bool) {
+    let sensor_ready = objects
+        .iter()
+        .find(|o| o.resource.kind == "DaemonSet" && has_label(o, "palisade-sensor"))
+        .map(daemonset_ready);
+    let webhook = objects.iter().any(|o| {
+        o.resource.kind == "ValidatingWebhookConfiguration"
+            && (o.resource.name.starts_with("palisade") || has_label(o, "palisade-admission"))
+    });
+    (sensor_ready, webhook)
+}
+
+impl SnapshotView {
+    /// The view of a snapshot from the state of its palisade components and its findings.
+    fn derive(
+        cluster: ClusterRecord,
+        snapshot: SnapshotInfo,
+        (sensor_ready, webhook): (Option<bool>, bool),
+        findings: Vec<Finding>,
+    ) -> SnapshotView {
+        let mut by_check: BTreeMap<String, CheckGroup> = BTreeMap::new();
+        for f in findings {
+            let group = by_check
                 .entry(f.check_id.to_string())
-                .or_insert_with(|| Recommendation {
+                .or_insert_with(|| CheckGroup {
                     check_id: f.check_id.to_string(),
                     title: f.title.to_string(),
                     severity: f.severity,
                     remediation: f.remediation.to_string(),
                     mitre: f.mitre.clone(),
-                    affected_count: 0,
                     affected: Vec::new(),
                 });
-            rec.affected.push(Affected {
-                cluster: l.cluster.id.clone(),
-                cluster_name: l.cluster.name.clone(),
+            group.affected.push(AffectedRow {
+                search: f.resource.to_string().to_lowercase(),
                 resource: f.resource,
                 container: f.container,
                 message: f.message,
                 evidence: f.evidence,
             });
-            rec.affected_count += 1;
+        }
+        let mut checks: Vec<CheckGroup> = by_check.into_values().collect();
+        checks.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.check_id.cmp(&b.check_id))
+        });
+        SnapshotView {
+            cluster,
+            snapshot,
+            checks: Arc::new(checks),
+            sensor_ready,
+            webhook,
         }
     }
-    let mut out: Vec<Recommendation> = by_check.into_values().collect();
-    out.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then_with(|| a.check_id.cmp(&b.check_id))
-    });
+}
+
+/// Derived views of the latest snapshot of each cluster, kept per server and rebuilt when a
+/// cluster's latest snapshot changes. A page then costs two small queries per cluster instead
+/// of reading every object and finding of the snapshot.
+#[derive(Default)]
+pub(crate) struct ViewCache {
+    /// By cluster id. Held across a rebuild, so concurrent requests wait for one build
+    /// instead of each reading the snapshot.
+    by_cluster: tokio::sync::Mutex<BTreeMap<String, Arc<SnapshotView>>>,
+}
+
+async fn build_view<S: Backend>(
+    store: &S,
+    cluster: ClusterRecord,
+    snapshot: SnapshotInfo,
+) -> Result<Arc<SnapshotView>, ApiError> {
+    // One at a time: the objects are dropped before the findings are read.
+    let components = components(&store.load_snapshot_objects(snapshot.id).await?);
+    let findings = store.load_findings(snapshot.id).await?;
+    Ok(Arc::new(SnapshotView::derive(
+        cluster, snapshot, components, findings,
+    )))
+}
+
+/// The derived view of the latest snapshot of each cluster (optionally one cluster), from
+/// `cache` when it holds the same snapshot, else read from the store (and cached).
+pub(crate) async fn latest_views<S: Backend>(
+    store: &S,
+    cache: Option<&ViewCache>,
+    cluster: Option<&str>,
+) -> Result<Vec<Arc<SnapshotView>>, ApiError> {
+    let clusters = store.list_clusters().await?;
+    let mut cached = match cache {
+        Some(c) => Some(c.by_cluster.lock().await),
+        None => None,
+    };
+    if let Some(map) = cached.as_deref_mut() {
+        map.retain(|id, _| clusters.iter().any(|c| &c.id == id));
+    }
+    let mut out = Vec::new();
+    for c in clusters {
+        if !cluster_matches(&c, cluster) {
+            continue;
+        }
+        let Some(snapshot) = store.latest_snapshots(&c.id, 1).await?.into_iter().next() else {
+            continue;
+        };
+        let view = match cached.as_deref_mut() {
+            Some(map) => match map.get(&c.id) {
+                Some(v) if v.snapshot.id == snapshot.id => {
+                    if v.cluster == c {
+                        Arc::clone(v)
+                    } else {
+                        // the cluster was renamed or seen again: same snapshot, new record
+                        let v = Arc::new(SnapshotView {
+                            cluster: c.clone(),
+                            ..SnapshotView::clone(v)
+                        });
+                        map.insert(c.id, Arc::clone(&v));
+                        v
+                    }
+                }
+                _ => {
+                    let v = build_view(store, c.clone(), snapshot).await?;
+                    map.insert(c.id, Arc::clone(&v));
+                    v
+                }
+            },
+            None => build_view(store, c, snapshot).await?,
+        };
+        out.push(view);
+    }
     Ok(out)
+}
+
+/// A recommendation over the views, borrowing their rows.
+pub(crate) struct RecommendationRef<'a> {
+    pub(crate) check: &'a CheckGroup,
+    pub(crate) affected: Vec<(&'a ClusterRecord, &'a AffectedRow)>,
+}
+
+/// Findings of the views grouped by check and filtered, most severe first.
+pub(crate) fn recommendation_refs<'a>(
+    views: &'a [Arc<SnapshotView>],
+    filter: &RecommendationFilter,
+) -> Vec<RecommendationRef<'a>> {
+    let needle = filter.resource.as_deref().map(str::to_lowercase);
+    let mut by_check: BTreeMap<&'a str, RecommendationRef<'a>> = BTreeMap::new();
+    for v in views {
+        for check in v.checks.iter() {
+            if filter.severity.is_some_and(|s| s != check.severity)
+                || filter.check.as_deref().is_some_and(|c| c != check.check_id)
+            {
+                continue;
+            }
+            for row in &check.affected {
+                if filter
+                    .namespace
+                    .as_deref()
+                    .is_some_and(|ns| row.resource.namespace.as_deref() != Some(ns))
+                    || needle.as_deref().is_some_and(|n| !row.search.contains(n))
+                {
+                    continue;
+                }
+                by_check
+                    .entry(check.check_id.as_str())
+                    .or_insert_with(|| RecommendationRef {
+                        check,
+                        affected: Vec::new(),
+                    })
+                    .affected
+                    .push((&v.cluster, row));
+            }
+        }
+    }
+    let mut out: Vec<RecommendationRef<'a>> = by_check.into_values().collect();
+    out.sort_by(|a, b| {
+        b.check
+            .severity
+            .cmp(&a.check.severity)
+            .then_with(|| a.check.check_id.cmp(&b.check.check_id))
+    });
+    out
+}
+
+/// Findings of the latest snapshots grouped by check, most severe first.
+pub(crate) async fn recommendations<S: Backend>(
+    store: &S,
+    filter: &RecommendationFilter,
+) -> Result<Vec<Recommendation>, ApiError> {
+    let views = latest_views(store, None, filter.cluster.as_deref()).await?;
+    Ok(recommendation_refs(&views, filter)
+        .into_iter()
+        .map(|r| Recommendation {
+            check_id: r.check.check_id.clone(),
+            title: r.check.title.clone(),
+            severity: r.check.severity,
+            remediation: r.check.remediation.clone(),
+            mitre: r.check.mitre.clone(),
+            affected_count: r.affected.len(),
+            affected: r
+                .affected
+                .into_iter()
+                .map(|(c, a)| Affected {
+                    cluster: c.id.clone(),
+                    cluster_name: c.name.clone(),
+                    resource: a.resource.clone(),
+                    container: a.container.clone(),
+                    message: a.message.clone(),
+                    evidence: a.evidence.clone(),
+                })
+                .collect(),
+        })
+        .collect())
 }
 
 /// One line of the coverage report.
@@ -323,9 +525,26 @@ pub(crate) async fn coverage<S: Backend>(
     store: &S,
     settings: &Settings,
 ) -> Result<Vec<CoverageItem>, ApiError> {
-    let all = latest(store, None, true).await?;
-    let mut out = Vec::new();
+    coverage_with(store, None, settings).await
+}
+
+/// [`coverage`] over cached snapshot views.
+pub(crate) async fn coverage_with<S: Backend>(
+    store: &S,
+    cache: Option<&ViewCache>,
+    settings: &Settings,
+) -> Result<Vec<CoverageItem>, ApiError> {
     let known = store.list_clusters().await?;
+    let all = latest_views(store, cache, None).await?;
+    Ok(coverage_items(&known, &all, settings))
+}
+
+fn coverage_items(
+    known: &[ClusterRecord],
+    all: &[Arc<SnapshotView>],
+    settings: &Settings,
+) -> Vec<CoverageItem> {
+    let mut out = Vec::new();
     if known.is_empty() {
         out.push(CoverageItem {
             item: "Clusters".into(),
@@ -341,7 +560,7 @@ pub(crate) async fn coverage<S: Backend>(
         });
     }
     let now = now_seconds();
-    for c in &known {
+    for c in known {
         let l = all.iter().find(|l| l.cluster.id == c.id);
         let taken = l.map(|l| l.snapshot.taken_at.clone());
         let fresh = taken
@@ -372,20 +591,17 @@ pub(crate) async fn coverage<S: Backend>(
             last_seen: taken.clone(),
         });
 
-        let objects: &[Object] = l.map_or(&[], |l| &l.objects);
-        let sensor = objects
-            .iter()
-            .find(|o| o.resource.kind == "DaemonSet" && has_label(o, "palisade-sensor"));
+        let sensor = l.and_then(|l| l.sensor_ready);
         let (status, fix) = match sensor {
             None => (
                 "missing",
                 Some("Deploy the palisade-sensor DaemonSet (deploy/sensor.yaml or the Helm chart).".to_owned()),
             ),
-            Some(o) if !daemonset_ready(o) => (
+            Some(false) => (
                 "degraded",
                 Some("Some sensor pods are not ready: check `kubectl -n <namespace> get pods -l app.kubernetes.io/name=palisade-sensor`.".to_owned()),
             ),
-            Some(_) => ("healthy", None),
+            Some(true) => ("healthy", None),
         };
         out.push(CoverageItem {
             item: format!("{}: runtime sensor", c.name),
@@ -396,28 +612,20 @@ pub(crate) async fn coverage<S: Backend>(
             last_seen: sensor.and(taken.clone()),
         });
 
-        let webhook = objects.iter().find(|o| {
-            o.resource.kind == "ValidatingWebhookConfiguration"
-                && (o.resource.name.starts_with("palisade") || has_label(o, "palisade-admission"))
-        });
+        let webhook = l.is_some_and(|l| l.webhook);
         out.push(CoverageItem {
             item: format!("{}: admission webhook", c.name),
             cluster: Some(c.id.clone()),
             component: "admission".into(),
-            status: if webhook.is_some() {
-                "healthy"
-            } else {
-                "missing"
-            }
-            .into(),
-            how_to_fix: webhook.is_none().then(|| {
+            status: if webhook { "healthy" } else { "missing" }.into(),
+            how_to_fix: (!webhook).then(|| {
                 "Deploy the palisade admission webhook (deploy/admission.yaml or the Helm chart)."
                     .to_owned()
             }),
-            last_seen: webhook.and(taken.clone()),
+            last_seen: if webhook { taken.clone() } else { None },
         });
     }
-    Ok(out)
+    out
 }
 
 /// Server settings (the `server` document of the store).
@@ -533,24 +741,35 @@ pub(crate) async fn active_alerts<S: Backend>(store: &S) -> Result<BySeverity, A
 /// The overview: clusters, resources, active alerts and recommendations (checks failing) by
 /// severity, vulnerable images, healthy coverage items.
 pub(crate) async fn overview<S: Backend>(store: &S) -> Result<Overview, ApiError> {
-    let clusters = clusters(store).await?;
-    let resources = clusters
-        .iter()
-        .filter_map(|c| c.latest_snapshot.as_ref())
-        .map(|s| s.objects)
-        .sum();
+    overview_with(store, None).await
+}
+
+/// [`overview`] over cached snapshot views.
+pub(crate) async fn overview_with<S: Backend>(
+    store: &S,
+    cache: Option<&ViewCache>,
+) -> Result<Overview, ApiError> {
+    let known = store.list_clusters().await?;
+    let views = latest_views(store, cache, None).await?;
+    let resources = views.iter().map(|v| v.snapshot.objects).sum();
     let mut recs = zero_by_severity();
-    for r in recommendations(store, &RecommendationFilter::default()).await? {
-        *recs.entry(r.severity.as_str()).or_default() += 1;
+    let mut checks: BTreeMap<&str, Severity> = BTreeMap::new();
+    for v in &views {
+        for c in v.checks.iter() {
+            checks.entry(c.check_id.as_str()).or_insert(c.severity);
+        }
+    }
+    for severity in checks.into_values() {
+        *recs.entry(severity.as_str()).or_default() += 1;
     }
     let images = store.list_images().await?;
     let vulnerable = images
         .iter()
         .filter(|i| i.vulnerabilities.values().any(|n| *n > 0))
         .count();
-    let cov = coverage(store, &settings(store).await?).await?;
+    let cov = coverage_items(&known, &views, &settings(store).await?);
     Ok(Overview {
-        clusters: clusters.len(),
+        clusters: known.len(),
         resources,
         active_alerts: active_alerts(store).await?,
         recommendations: recs,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
-use palisade_store::{PlatformStore as _, SqliteStore, Store as _};
+use palisade_store::{AnyStore, PlatformStore as _, Store as _};
 
 use crate::Outcome;
 use crate::settings::GlobalArgs;
@@ -254,9 +254,8 @@ impl From<RoleArg> for palisade_server::Role {
 
 pub(crate) fn token(cmd: TokenCommand, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let TokenCommand::Create(a) = cmd;
-    let dir = global.data_dir()?;
     let token = crate::settings::runtime()?.block_on(async {
-        let store = SqliteStore::open(&dir).await?;
+        let store = crate::settings::open_store(global).await?;
         anyhow::Ok(palisade_server::create_token(&store, a.role.into(), &a.label).await?)
     })?;
     println!("{token}");
@@ -275,7 +274,7 @@ pub(crate) fn up(a: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut workers = Vec::new();
     let result = rt.block_on(async {
-        let store = SqliteStore::open(&dir).await?;
+        let store = crate::settings::open_store(global).await?;
         // First start: an admin token, shown once.
         if store.list_tokens().await?.is_empty() {
             let t = palisade_server::create_token(&store, palisade_server::Role::Admin, "first start")
@@ -397,7 +396,7 @@ impl ImageQueue {
     }
 
     /// Queues the references not queued before.
-    fn offer(&self, store: &SqliteStore, references: Vec<String>) {
+    fn offer(&self, store: &AnyStore, references: Vec<String>) {
         for reference in references {
             let fresh = self
                 .seen
@@ -418,7 +417,7 @@ impl ImageQueue {
         }
     }
 
-    async fn scan(&self, store: &SqliteStore, reference: String) {
+    async fn scan(&self, store: &AnyStore, reference: String) {
         let known: std::collections::BTreeSet<String> = match store.list_images().await {
             Ok(list) => list.into_iter().map(|i| i.digest).collect(),
             Err(e) => {
@@ -509,7 +508,7 @@ const LAST_DB_UPDATE: &str = "scheduler.db_update";
 /// Updates the advisory database at an interval (from upstream or the mirror), then
 /// rescans every stored SBOM. The first update runs at start when the database is missing
 /// or older than the interval.
-async fn db_update_loop(store: SqliteStore, dir: PathBuf, mirror: Option<String>, every: Duration) {
+async fn db_update_loop(store: AnyStore, dir: PathBuf, mirror: Option<String>, every: Duration) {
     let db_dir = dir.join("vulndb");
     let mut warned = false;
     loop {
@@ -584,7 +583,7 @@ async fn db_update_loop(store: SqliteStore, dir: PathBuf, mirror: Option<String>
 /// Posture snapshots of the configured cluster at an interval, saved with their findings.
 /// Without a reachable cluster it says why once and retries at the next interval.
 async fn snapshot_loop(
-    store: SqliteStore,
+    store: AnyStore,
     config: palisade_inventory::live::Config,
     every: Duration,
     images: ImageQueue,
@@ -611,7 +610,7 @@ async fn snapshot_loop(
 }
 
 async fn snapshot_once(
-    store: &SqliteStore,
+    store: &AnyStore,
     config: &palisade_inventory::live::Config,
 ) -> anyhow::Result<(String, usize, usize, Vec<String>)> {
     let cluster = palisade_inventory::live::connect(config).await?;
@@ -637,7 +636,7 @@ async fn snapshot_once(
 
 /// Inventories the packages of the node's root filesystem and stores the report as the
 /// image `host:<name>`; vulnerabilities are matched against the advisories imported so far.
-async fn host_scan(store: SqliteStore, root: PathBuf, data_dir: PathBuf) {
+async fn host_scan(store: AnyStore, root: PathBuf, data_dir: PathBuf) {
     let name = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "localhost".to_owned());

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
-use palisade_store::{ImageReport, PlatformStore as _, SqliteStore};
+use palisade_store::{AnyStore, ImageReport, PlatformStore as _};
 use palisade_vuln::catalog::Sbom;
 use palisade_vuln::db::Database;
 use palisade_vuln::image::ImageOptions;
@@ -127,12 +127,9 @@ pub(crate) struct VerifyArgs {
     format: ListFormat,
 }
 
-/// Opens the platform store under the data directory.
-pub(crate) async fn open_store(global: &GlobalArgs) -> anyhow::Result<SqliteStore> {
-    let dir = global.data_dir()?;
-    SqliteStore::open(&dir)
-        .await
-        .with_context(|| format!("cannot open the store in {}", dir.display()))
+/// Opens the platform store (see `settings::open_store`).
+pub(crate) async fn open_store(global: &GlobalArgs) -> anyhow::Result<AnyStore> {
+    crate::settings::open_store(global).await
 }
 
 /// The key a report is stored under: the image digest, else a name for the scanned thing.
@@ -191,7 +188,7 @@ pub(crate) struct RescanOutput {
 
 /// Re-matches every stored SBOM against `db` and stores the reports that changed.
 pub(crate) async fn rescan_stored(
-    store: &SqliteStore,
+    store: &AnyStore,
     db: std::sync::Arc<Database>,
     jobs: usize,
 ) -> anyhow::Result<RescanOutput> {
