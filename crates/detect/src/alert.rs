@@ -5,7 +5,9 @@
 //! [`Deduper`]. Each match becomes an [`Alert`] candidate keyed by alert type, cluster,
 //! resource and user; candidates with the same key whose events fall in one window (10 minutes
 //! from the first, by event time) fold into one alert with a `count` and the first event ids.
-//! Several stages of one request (same `auditID`) count once.
+//! Several stages of one request (same `auditID`) count once. A rule's output is rendered only
+//! for the event that opens an alert (it is the alert's message); events folded into an open
+//! alert cost a hash lookup and a comparison of borrowed key parts.
 //!
 //! Memory stays flat whatever the input: at most [`DedupOptions::max_open`] alerts are open;
 //! when the limit is hit the oldest open alert is closed early (it is emitted, never lost), and
@@ -167,7 +169,26 @@ impl AlertKey<'_> {
         a.alert_type == self.alert_type
             && a.cluster.as_deref() == self.cluster
             && a.user == self.user
-            && a.resource == self.resource_string()
+            && self.resource_is(&a.resource)
+    }
+
+    /// Whether [`AlertKey::resource_string`] would be `s`, without building it.
+    fn resource_is(&self, mut s: &str) -> bool {
+        let mut first = true;
+        for p in self.resource.iter().flatten().filter(|p| !p.is_empty()) {
+            if !first && !p.starts_with('/') {
+                match s.strip_prefix('/') {
+                    Some(rest) => s = rest,
+                    None => return false,
+                }
+            }
+            match s.strip_prefix(*p) {
+                Some(rest) => s = rest,
+                None => return false,
+            }
+            first = false;
+        }
+        s.is_empty()
     }
 }
 
@@ -182,7 +203,9 @@ struct Open {
 #[derive(Debug)]
 pub struct Deduper {
     opts: DedupOptions,
-    open: HashMap<u64, Open>,
+    /// Boxed: the table churns (one alert closes as another opens once `max_open` is
+    /// reached) and rehashes now and then; moving pointers is cheaper than moving alerts.
+    open: HashMap<u64, Box<Open>>,
     /// Open alerts in opening order: (key, generation, first_seen).
     order: VecDeque<(u64, u64, i64)>,
     generation: u64,
@@ -264,11 +287,11 @@ impl Deduper {
         self.order.push_back((h, self.generation, time));
         self.open.insert(
             h,
-            Open {
+            Box::new(Open {
                 alert,
                 generation: self.generation,
                 last_id: event_id.to_string(),
-            },
+            }),
         );
     }
 
@@ -480,7 +503,11 @@ fn rule_meta(rule: &crate::ruleset::Rule) -> RuleMeta {
 #[derive(Debug)]
 pub struct Analyzer {
     rules: RuleSet,
-    meta: HashMap<String, Arc<RuleMeta>>,
+    /// By rule index.
+    meta: Vec<Arc<RuleMeta>>,
+    /// By alert type: the title, description and remediation are filled in as alerts leave
+    /// the analyzer, so open alerts do not each hold a copy.
+    meta_by_type: HashMap<String, Arc<RuleMeta>>,
     dedup: Deduper,
     stats: AnalyzerStats,
 }
@@ -500,13 +527,17 @@ impl Analyzer {
 
     /// An analyzer over an already loaded rule set.
     pub fn with_rules(rules: RuleSet, dedup: DedupOptions) -> Self {
-        let meta = rules
-            .rules()
-            .map(|r| (r.name.clone(), Arc::new(rule_meta(r))))
-            .collect();
+        let meta: Vec<Arc<RuleMeta>> = rules.rules().map(|r| Arc::new(rule_meta(r))).collect();
+        let mut meta_by_type = HashMap::new();
+        for m in &meta {
+            meta_by_type
+                .entry(m.alert_type.clone())
+                .or_insert_with(|| Arc::clone(m));
+        }
         Self {
             rules,
             meta,
+            meta_by_type,
             dedup: Deduper::new(dedup),
             stats: AnalyzerStats::default(),
         }
@@ -532,10 +563,10 @@ impl Analyzer {
         self.stats.events += 1;
         let time = ev.timestamp();
         let mut matched = false;
-        for m in self.rules.evaluate(ev) {
+        for (index, rule) in self.rules.matching(ev) {
             matched = true;
             self.stats.matches += 1;
-            let Some(meta) = self.meta.get(m.rule).cloned() else {
+            let Some(meta) = self.meta.get(index) else {
                 continue;
             };
             let resource = match (ev.resource(), ev.request_uri()) {
@@ -559,15 +590,12 @@ impl Analyzer {
                 }
                 (None, None) => "",
             };
-            let rule = m.rule;
-            let priority = m.priority;
-            let output = m.output;
             self.dedup.observe(&key, time, event_id, || Alert {
                 alert_type: meta.alert_type.clone(),
-                title: meta.title.clone(),
-                rule: rule.to_string(),
+                title: String::new(),
+                rule: rule.rule.name.clone(),
                 severity: meta.severity,
-                priority,
+                priority: rule.rule.priority,
                 mitre: meta.mitre.clone(),
                 count: 1,
                 event_ids: Vec::new(),
@@ -576,9 +604,10 @@ impl Analyzer {
                 resource: key.resource_string(),
                 user: user.to_string(),
                 cluster: ev.cluster_name().map(str::to_string),
-                message: output,
-                description: meta.description.clone(),
-                remediation: meta.remediation.clone(),
+                // Rendered only for the event that opens the alert.
+                message: rule.output.render_text(ev),
+                description: String::new(),
+                remediation: String::new(),
             });
         }
         if !matched {
@@ -594,12 +623,27 @@ impl Analyzer {
 
     /// The alerts emitted so far (see [`DedupOptions::emit_on_open`]).
     pub fn take_alerts(&mut self) -> Vec<Alert> {
-        self.dedup.take()
+        let mut out = self.dedup.take();
+        self.complete(&mut out);
+        out
     }
 
     /// Closes every open alert; returns every alert not yet taken, oldest first.
     pub fn finish(&mut self) -> Vec<Alert> {
-        self.dedup.finish()
+        let mut out = self.dedup.finish();
+        self.complete(&mut out);
+        out
+    }
+
+    /// Fills in what alerts of a type share.
+    fn complete(&self, alerts: &mut [Alert]) {
+        for a in alerts {
+            if let Some(m) = self.meta_by_type.get(&a.alert_type) {
+                m.title.clone_into(&mut a.title);
+                m.description.clone_into(&mut a.description);
+                m.remediation.clone_into(&mut a.remediation);
+            }
+        }
     }
 }
 

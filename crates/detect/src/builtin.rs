@@ -18,7 +18,10 @@
 //! Types that audit events cannot show have no rule: `K8S_AbnormalMiActivity` (the cloud's
 //! activity log), `K8S_ExposedPostgresTrustAuth` (the database's configuration),
 //! `K8S_AnomalousPodDeployment` (a learned baseline). `K8S_TI_Proxy` fires only once the
-//! `palisade_proxy_ips` list holds a feed's addresses.
+//! `palisade_proxy_ips` list holds a feed's addresses (a user's rules file appends them).
+//! Two low-severity types of our own complete the pod checks: `K8S_HostPathMount` (a host
+//! path outside the sensitive ones of `K8S_SensitiveMount`) and `K8S_RootContainer` (a
+//! container explicitly set to run as root).
 
 use palisade_model::Severity;
 
@@ -136,6 +139,26 @@ pub const ALERT_TYPES: &[AlertType] = &[
         description: "A container mounts a sensitive directory or socket of the node (/, /etc, /proc, the container runtime socket, kubelet or Kubernetes configuration), which gives control of the node.",
         remediation: "Replace hostPath volumes with ConfigMaps, Secrets, emptyDir or CSI volumes; if the mount is needed, make it read-only and restrict the namespace.",
         reference: true,
+    },
+    AlertType {
+        id: "K8S_HostPathMount",
+        title: "Container with a host path mount detected",
+        severity: Severity::Informational,
+        tactic: "TA0004",
+        technique: "T1611",
+        description: "A container mounts a directory or file of the node other than the sensitive paths of K8S_SensitiveMount: it can read what the node keeps there (logs, other pods' data) and plant files for later.",
+        remediation: "Replace the hostPath volume with a PersistentVolume, emptyDir or CSI volume; if it is needed, mount it read-only and restrict the namespace with the Pod Security baseline level.",
+        reference: false,
+    },
+    AlertType {
+        id: "K8S_RootContainer",
+        title: "Container set to run as root",
+        severity: Severity::Low,
+        tactic: "TA0004",
+        technique: "T1611",
+        description: "A pod is created with a container whose securityContext (its own or the pod's) sets runAsUser 0 or turns runAsNonRoot off: a process that breaks out of the container is root on the node.",
+        remediation: "Run the container as a non-root user (runAsNonRoot: true with a non-zero runAsUser) and enforce the Pod Security restricted level on the namespace.",
+        reference: false,
     },
     AlertType {
         id: "K8S_HostNamespaceSharing",

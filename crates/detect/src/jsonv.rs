@@ -136,6 +136,19 @@ pub(crate) fn parse_pruned(text: &str) -> Option<JVal<'_>> {
     Some(v)
 }
 
+/// A Kubernetes object deserialised in place inside a larger document, without
+/// `metadata.managedFields`; JSON `null` is none. Parsing it in the same pass as the
+/// surrounding event saves the separate pass that skipping it as raw text would cost.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Pruned<'a>(pub(crate) Option<JVal<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Pruned<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v: JVal<'a> = TopSeed.deserialize(d)?;
+        Ok(Pruned((!v.is_null()).then_some(v)))
+    }
+}
+
 /// Deserialises a value, skipping the members named in `skip` of the top object.
 struct Seed {
     skip: &'static [&'static str],

@@ -3,12 +3,14 @@
 //! fields of its json plugin.
 //!
 //! [`K8sAuditEvent::parse`] deserialises the metadata every rule reads (verb, user, object
-//! reference, response status, stage, ...) once, borrowing strings from the input. The large
-//! parts (`requestObject`, `responseObject`, annotations, the whole event for arbitrary
-//! `jevt.value[...]` pointers) are kept as raw JSON and parsed at most once, on first use, so
-//! the common `get`/`list`/`watch` event costs one metadata pass. They are parsed into a tree
-//! that borrows its strings from the input (the `jsonv` module), and request and response
-//! objects leave out `metadata.managedFields` (a pointer into it reads the whole event).
+//! reference, response status, stage, ...) once, borrowing strings from the input. The
+//! `requestObject` is parsed in the same pass (it is present on writes, and the rules for
+//! writes inspect it: parsing it in place saves a second pass over it). The other large parts
+//! (`responseObject`, annotations, the whole event for arbitrary `jevt.value[...]` pointers)
+//! are kept as raw JSON and parsed at most once, on first use, so the common
+//! `get`/`list`/`watch` event costs one metadata pass. They are parsed into a tree that
+//! borrows its strings from the input (the `jsonv` module), and request and response objects
+//! leave out `metadata.managedFields` (a pointer into it reads the whole event).
 //!
 //! Extraction follows the plugin's Go code (`pkg/k8saudit/extract.go`): values of non-string
 //! JSON are rendered as compact JSON text, list fields walk every container/rule/volume, an
@@ -24,6 +26,8 @@
 //!   per container, its words joined by spaces.
 //! - `*.eff_run_as_user`/`*.eff_run_as_group` read `securityContext` of the pod and of each
 //!   container (the plugin looks one level too high and always sees nothing).
+//! - `ka.req.pod.run_as_non_root` and `*.run_as_non_root` (each container's) are added: the
+//!   plugin has no field for `runAsNonRoot`.
 //! - `ka.cluster.name` comes from [`K8sAuditEvent::with_cluster_name`] (the plugin takes it
 //!   from its configuration); `ka.target.pod.name` is the target name when the target is a pod.
 //! - Objects rendered as text (`ka.req.role.rules`, `jevt.value[...]`) have their keys sorted;
@@ -114,8 +118,9 @@ struct Top<'a> {
     object_ref: Option<ObjectRef<'a>>,
     #[serde(rename = "responseStatus", borrow, default)]
     response_status: Option<ResponseStatus<'a>>,
+    /// Parsed with the event: it is present on writes, which rules inspect.
     #[serde(rename = "requestObject", borrow, default)]
-    request_object: Option<&'a RawValue>,
+    request_object: Option<jsonv::Pruned<'a>>,
     #[serde(rename = "responseObject", borrow, default)]
     response_object: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -141,7 +146,6 @@ pub struct K8sAuditEvent<'a> {
     top: Top<'a>,
     timestamp: i64,
     cluster: Option<String>,
-    request_object: OnceCell<Option<JVal<'a>>>,
     response_object: OnceCell<Option<JVal<'a>>>,
     annotations: OnceCell<Option<JVal<'a>>>,
     whole: OnceCell<Option<JVal<'a>>>,
@@ -161,12 +165,19 @@ impl<'a> K8sAuditEvent<'a> {
     /// plainly audit events: they have a `verb`, or `kind: Event` with an `audit.k8s.io`
     /// (or no) `apiVersion`. Exports and hand-written samples often drop the id; the
     /// k8saudit plugin ignores such input, [`K8sAuditEvent::parse`] does too.
+    ///
+    /// Such exports also drop `stage`: an event without one that carries a response code of a
+    /// request that is not long-running (no watch, exec, attach, port-forward or proxy) can
+    /// only be its `ResponseComplete` stage, and gets that stage.
     pub fn parse_relaxed(json: &'a str) -> Result<Self, AuditEventError> {
         Self::parse_with(json, true)
     }
 
     fn parse_with(json: &'a str, relaxed: bool) -> Result<Self, AuditEventError> {
-        let top: Top<'a> = serde_json::from_str(json)?;
+        let mut top: Top<'a> = serde_json::from_str(json)?;
+        if relaxed && top.stage.is_none() && completed_without_stage(&top) {
+            top.stage = Some(Cow::Borrowed("ResponseComplete"));
+        }
         if top.audit_id.is_none() {
             let audit_kind = top.kind.as_deref() == Some("Event")
                 && top
@@ -192,7 +203,6 @@ impl<'a> K8sAuditEvent<'a> {
             top,
             timestamp,
             cluster: None,
-            request_object: OnceCell::new(),
             response_object: OnceCell::new(),
             annotations: OnceCell::new(),
             whole: OnceCell::new(),
@@ -313,9 +323,7 @@ impl<'a> K8sAuditEvent<'a> {
     }
 
     fn request_object(&self) -> Option<&JVal<'a>> {
-        self.request_object
-            .get_or_init(|| parse_object(self.top.request_object))
-            .as_ref()
+        self.top.request_object.as_ref().and_then(|p| p.0.as_ref())
     }
 
     fn response_object(&self) -> Option<&JVal<'a>> {
@@ -375,6 +383,29 @@ impl<'a> K8sAuditEvent<'a> {
         }
         v.map_or(FieldValue::Missing, json_value)
     }
+}
+
+/// Whether an event without `stage` can only be the `ResponseComplete` stage of its request.
+///
+/// The API server writes a stage on every event; exports and hand-written samples drop it. An
+/// event with a `responseStatus` was written after the response: for a request that is not
+/// long-running (no watch, exec, attach, port-forward or proxy) the only such stage is
+/// `ResponseComplete` (`ResponseStarted` exists only for long-running requests, and `Panic`
+/// events carry a 500 code).
+fn completed_without_stage(top: &Top<'_>) -> bool {
+    let long_running = top.verb.as_deref() == Some("watch")
+        || top.object_ref.as_ref().is_some_and(|o| {
+            matches!(
+                o.subresource.as_deref(),
+                Some("exec" | "attach" | "portforward" | "proxy")
+            )
+        });
+    let code = top
+        .response_status
+        .as_ref()
+        .and_then(|r| r.code)
+        .and_then(|c| c.get().trim().parse::<i64>().ok());
+    !long_running && code.is_some_and(|c| c != 500)
 }
 
 fn now_nanos() -> i64 {
@@ -521,6 +552,7 @@ enum CAttr {
     AllowPrivilegeEscalation,
     ReadOnlyFs,
     RunAsUser,
+    RunAsNonRoot,
     EffRunAsUser,
     RunAsGroup,
     EffRunAsGroup,
@@ -568,6 +600,7 @@ enum Ka {
     HostPid,
     ContainerPrivileged,
     PodRunAsUser,
+    PodRunAsNonRoot,
     PodRunAsGroup,
     RoleRules,
     RoleRulesApiGroups,
@@ -797,6 +830,13 @@ fn table() -> Vec<(FieldDef, Ka)> {
         ),
         (
             s(
+                "ka.req.pod.run_as_non_root",
+                "The pod's securityContext runAsNonRoot",
+            ),
+            PodRunAsNonRoot,
+        ),
+        (
+            s(
                 "ka.req.pod.run_as_group",
                 "The pod's securityContext runAsGroup",
             ),
@@ -902,6 +942,7 @@ fn table() -> Vec<(FieldDef, Ka)> {
             ),
             (CAttr::ReadOnlyFs, "read_only_fs"),
             (CAttr::RunAsUser, "run_as_user"),
+            (CAttr::RunAsNonRoot, "run_as_non_root"),
             (CAttr::EffRunAsUser, "eff_run_as_user"),
             (CAttr::RunAsGroup, "run_as_group"),
             (CAttr::EffRunAsGroup, "eff_run_as_group"),
@@ -1113,6 +1154,7 @@ impl<'a> K8sAuditEvent<'a> {
             }
             CAttr::ReadOnlyFs => list_skip_nil(collect(spec, index, &sc("readOnlyRootFilesystem"))),
             CAttr::RunAsUser => list_skip_nil(collect(spec, index, &sc("runAsUser"))),
+            CAttr::RunAsNonRoot => list_skip_nil(collect(spec, index, &sc("runAsNonRoot"))),
             CAttr::RunAsGroup => list_skip_nil(collect(spec, index, &sc("runAsGroup"))),
             CAttr::ProcMount => list_skip_nil(collect(spec, index, &sc("procMount"))),
             CAttr::EffRunAsUser | CAttr::EffRunAsGroup => {
@@ -1262,6 +1304,7 @@ impl<'a> K8sAuditEvent<'a> {
                 }
             }
             Ka::PodRunAsUser => self.req_keys(&["spec", "securityContext", "runAsUser"]),
+            Ka::PodRunAsNonRoot => self.req_keys(&["spec", "securityContext", "runAsNonRoot"]),
             Ka::PodRunAsGroup => self.req_keys(&["spec", "securityContext", "runAsGroup"]),
             Ka::FsGroup => self.req_keys(&["spec", "securityContext", "fsGroup"]),
             Ka::SupplementalGroups => {

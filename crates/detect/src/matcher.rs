@@ -129,6 +129,13 @@ impl StrSet {
         }
     }
 
+    fn is_empty(&self) -> bool {
+        match self {
+            StrSet::Small(v) => v.is_empty(),
+            StrSet::Hashed(h) => h.is_empty(),
+        }
+    }
+
     fn contains(&self, s: &str) -> bool {
         match self {
             StrSet::Small(v) => v.iter().any(|x| &**x == s),
@@ -494,6 +501,13 @@ fn icontains(hay: &str, lower_needle: &str) -> bool {
 
 impl Check {
     fn eval(&self, ev: &dyn Event) -> bool {
+        // `in ()` and `intersects ()` hold for no value (an empty list counts as missing):
+        // skip extracting the field. Lists a user fills (`palisade_proxy_ips`) start empty.
+        if matches!(self.op, Op::In | Op::Intersects)
+            && matches!(&self.rhs, CRhs::Set(set) if set.is_empty())
+        {
+            return false;
+        }
         let v = self.lhs.extract(ev);
         match v {
             FieldValue::Missing => false,
@@ -703,6 +717,22 @@ impl OutputTemplate {
             }
         }
         (out, fields)
+    }
+
+    /// Renders the template only (the text of [`OutputTemplate::render`]), writing each value
+    /// straight into the text.
+    pub(crate) fn render_text(&self, ev: &dyn Event) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::with_capacity(128);
+        for s in &self.segments {
+            match s {
+                Segment::Lit(l) => out.push_str(l),
+                Segment::Field(_, op) => {
+                    let _ = write!(out, "{}", op.extract(ev));
+                }
+            }
+        }
+        out
     }
 }
 

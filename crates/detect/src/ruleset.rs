@@ -6,8 +6,12 @@
 //! top-level conjunct, after macro expansion), into that field's bucket for each allowed
 //! value; otherwise into the source's "always" bucket. An event reads its index fields once
 //! and is tested only against the rules of the matching buckets, merged back into definition
-//! order, so the first match is the one Falco would report first.
+//! order, so the first match is the one Falco would report first. What a rule requires of the
+//! other index fields (a rule filed under `pods` that also needs `ka.verb = create`) is kept
+//! as a filter checked against the values already read, so a `get pods` event skips the
+//! pod-creation rules without evaluating their conditions.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -125,7 +129,14 @@ struct SourceIndex {
     fields: Vec<FieldRef>,
     buckets: Vec<HashMap<Box<str>, Vec<u32>>>,
     always: Vec<u32>,
+    /// By rule id: the values the rule's condition requires of the index fields other than
+    /// the one it is filed under (`ka.verb in (create, update)` of a rule filed under
+    /// `ka.target.resource = pods`), checked before the condition is evaluated.
+    filters: Vec<Box<[IndexFilter]>>,
 }
+
+/// An index field (by position) and the values a rule allows it.
+type IndexFilter = (usize, Box<[Box<str>]>);
 
 /// Compiled rules, ready to evaluate events.
 #[derive(Debug, Clone, Default)]
@@ -169,24 +180,35 @@ impl RuleSet {
                         buckets: vec![HashMap::new(); fields.len()],
                         fields,
                         always: Vec::new(),
+                        filters: vec![Box::default(); self.rules.len()],
                     });
                     index.len() - 1
                 }
             };
             let src = &mut index[pos];
             let mut placed = false;
-            for (f, bucket) in src.fields.iter().zip(src.buckets.iter_mut()) {
-                if let Some(values) = r.node.constraint(f) {
+            let mut filters = Vec::new();
+            for (fi, (f, bucket)) in src.fields.iter().zip(src.buckets.iter_mut()).enumerate() {
+                let Some(values) = r.node.constraint(f) else {
+                    continue;
+                };
+                if placed {
+                    let values: Box<[Box<str>]> =
+                        values.into_iter().map(String::into_boxed_str).collect();
+                    filters.push((fi, values));
+                } else {
                     // An empty set means the rule can never match: it is left out.
                     for v in values {
                         bucket.entry(v.into_boxed_str()).or_default().push(id);
                     }
                     placed = true;
-                    break;
                 }
             }
             if !placed {
                 src.always.push(id);
+            }
+            if let Some(slot) = src.filters.get_mut(i) {
+                *slot = filters.into_boxed_slice();
             }
         }
         self.index = index;
@@ -250,48 +272,60 @@ impl RuleSet {
         &'s self,
         event: &'e dyn Event,
     ) -> impl Iterator<Item = Match<'s>> + use<'s, 'e> {
-        let mut slices: [&'s [u32]; MAX_INDEX_FIELDS + 1] = [&[]; MAX_INDEX_FIELDS + 1];
-        let source = event.event_source();
-        if let Some(src) = self.index.iter().find(|s| s.source == source) {
-            slices[0] = &src.always;
-            for (i, (f, bucket)) in src.fields.iter().zip(&src.buckets).enumerate() {
-                if bucket.is_empty() {
-                    continue;
-                }
-                let v = event.field(f);
-                let mut buf = [0u8; 20];
-                let key: Option<&str> = match &v {
-                    FieldValue::Str(s) => Some(s),
-                    FieldValue::Num(n) => {
-                        use std::io::Write as _;
-                        let mut cur = std::io::Cursor::new(&mut buf[..]);
-                        let _ = write!(cur, "{n}");
-                        let len = usize::try_from(cur.position()).unwrap_or(0);
-                        std::str::from_utf8(&buf[..len]).ok()
-                    }
-                    FieldValue::Bool(true) => Some("true"),
-                    FieldValue::Bool(false) => Some("false"),
-                    _ => None,
-                };
-                if let Some(list) = key.and_then(|k| bucket.get(k)) {
-                    slices[i + 1] = list;
-                }
-            }
-        }
-        Candidates { slices }.filter_map(move |i| {
-            let r = self.rules.get(i as usize)?;
-            if !r.node.eval(event) {
-                return None;
-            }
+        self.matching(event).map(move |(_, r)| {
             let (output, output_fields) = r.output.render(event);
-            Some(Match {
+            Match {
                 rule: &r.rule.name,
                 priority: r.rule.priority,
                 source: &r.rule.source,
                 tags: &r.rule.tags,
                 output,
                 output_fields,
-            })
+            }
+        })
+    }
+
+    /// The index and compiled rule of each rule that fires on `event`, in definition order,
+    /// without rendering outputs (the analyzer renders one only when an alert opens).
+    pub(crate) fn matching<'s, 'e>(
+        &'s self,
+        event: &'e dyn Event,
+    ) -> impl Iterator<Item = (usize, &'s CompiledRule)> + use<'s, 'e> {
+        let mut slices: [&'s [u32]; MAX_INDEX_FIELDS + 1] = [&[]; MAX_INDEX_FIELDS + 1];
+        let mut keys: [Option<Cow<'e, str>>; MAX_INDEX_FIELDS] = [const { None }; MAX_INDEX_FIELDS];
+        let mut filters = None;
+        let source = event.event_source();
+        if let Some(src) = self.index.iter().find(|s| s.source == source) {
+            slices[0] = &src.always;
+            filters = Some(&src.filters);
+            for (i, (f, bucket)) in src.fields.iter().zip(&src.buckets).enumerate() {
+                let key: Option<Cow<'e, str>> = match event.field(f) {
+                    FieldValue::Str(s) => Some(s),
+                    FieldValue::Num(n) => Some(Cow::Owned(n.to_string())),
+                    FieldValue::Bool(true) => Some(Cow::Borrowed("true")),
+                    FieldValue::Bool(false) => Some(Cow::Borrowed("false")),
+                    _ => None,
+                };
+                if let Some(list) = key.as_deref().and_then(|k| bucket.get(k)) {
+                    slices[i + 1] = list;
+                }
+                keys[i] = key;
+            }
+        }
+        Candidates { slices }.filter_map(move |i| {
+            let r = self.rules.get(i as usize)?;
+            // A rule that requires index field values the event lacks cannot match.
+            if let Some(fs) = filters.and_then(|f: &Vec<_>| f.get(i as usize)) {
+                let ok = fs.iter().all(|(fi, values)| {
+                    keys[*fi]
+                        .as_deref()
+                        .is_some_and(|k| values.iter().any(|v| &**v == k))
+                });
+                if !ok {
+                    return None;
+                }
+            }
+            r.node.eval(event).then_some((i as usize, r))
         })
     }
 }

@@ -179,6 +179,48 @@ fn privileged_and_host_access() {
 }
 
 #[test]
+fn host_paths_and_root_containers() {
+    // Any host directory alerts, as its own type; sensitive ones only as K8S_SensitiveMount.
+    let data = json!({"containers": [{"name": "c", "image": "x"}], "volumes": [{"name": "d", "hostPath": {"path": "/mnt/data"}}]});
+    assert_fires(&pod_create("ci", data.clone()), "K8S_HostPathMount");
+    assert_quiet(&pod_create("ci", data).code(422), "K8S_HostPathMount");
+    let sock = json!({"containers": [{"name": "c", "image": "x"}], "volumes": [{"name": "s", "hostPath": {"path": "/var/run/docker.sock"}}]});
+    assert_quiet(&pod_create("ci", sock), "K8S_HostPathMount");
+    let cm = json!({"containers": [{"name": "c", "image": "x"}], "volumes": [{"name": "c", "configMap": {"name": "cfg"}}]});
+    assert_quiet(&pod_create("ci", cm), "K8S_HostPathMount");
+
+    // Root set explicitly, on a container or the pod; an unset user is not reported.
+    let root =
+        json!({"containers": [{"name": "c", "image": "x", "securityContext": {"runAsUser": 0}}]});
+    assert_fires(&pod_create("default", root), "K8S_RootContainer");
+    let pod_root =
+        json!({"securityContext": {"runAsUser": 0}, "containers": [{"name": "c", "image": "x"}]});
+    assert_fires(&pod_create("default", pod_root), "K8S_RootContainer");
+    let opt_out = json!({"containers": [{"name": "c", "image": "x", "securityContext": {"runAsNonRoot": false}}]});
+    assert_fires(&pod_create("default", opt_out), "K8S_RootContainer");
+    let non_root = json!({"containers": [{"name": "c", "image": "x", "securityContext": {"runAsNonRoot": true}}]});
+    assert_quiet(&pod_create("default", non_root), "K8S_RootContainer");
+    let unset = json!({"containers": [{"name": "c", "image": "x"}]});
+    assert_quiet(&pod_create("default", unset), "K8S_RootContainer");
+    let user = json!({"containers": [{"name": "c", "image": "x", "securityContext": {"runAsUser": 1000}}]});
+    assert_quiet(&pod_create("default", user), "K8S_RootContainer");
+}
+
+#[test]
+fn service_account_token_from_a_public_address_even_when_refused() {
+    let ev = set(
+        Audit::new("list", "secrets", Some("default"), None)
+            .user("system:serviceaccount:default:builder")
+            .code(403),
+        &["sourceIPs"],
+        json!(["198.51.100.7"]),
+    );
+    assert_fires(&ev, "K8S_ServiceAccountRareOperation");
+    let inside = set(ev, &["sourceIPs"], json!(["10.1.2.3"]));
+    assert_quiet(&inside, "K8S_ServiceAccountRareOperation");
+}
+
+#[test]
 fn kube_system_containers_and_miners() {
     let spec = json!({"containers": [{"name": "c", "image": "alpine"}]});
     assert_fires(
