@@ -21,7 +21,9 @@
 //! `palisade_proxy_ips` list holds a feed's addresses (a user's rules file appends them).
 //! Two low-severity types of our own complete the pod checks: `K8S_HostPathMount` (a host
 //! path outside the sensitive ones of `K8S_SensitiveMount`) and `K8S_RootContainer` (a
-//! container explicitly set to run as root).
+//! container explicitly set to run as root), and two exposure types of our own:
+//! `K8S_NodePortService` (a NodePort service) and `K8S_IngressWithoutTLS` (an ingress
+//! serving plain HTTP).
 
 use palisade_model::Severity;
 
@@ -389,6 +391,26 @@ pub const ALERT_TYPES: &[AlertType] = &[
         description: "The API server is called from an address of an anonymising proxy service (the addresses in the palisade_proxy_ips list).",
         remediation: "Check the calling identity and rotate its credentials; restrict the API endpoint's network access.",
         reference: true,
+    },
+    AlertType {
+        id: "K8S_NodePortService",
+        title: "Service exposed on node ports",
+        severity: Severity::Low,
+        tactic: "TA0003",
+        technique: "T1133",
+        description: "A Service of type NodePort is created or changed by an identity other than the control plane: it opens a port on every node, which bypasses ingress controllers and load balancer rules and can put pods straight on the node's network.",
+        remediation: "Check that the service belongs to a known deployment; prefer ClusterIP behind an ingress or a LoadBalancer with source ranges, and restrict NodePort services with an admission policy.",
+        reference: false,
+    },
+    AlertType {
+        id: "K8S_IngressWithoutTLS",
+        title: "Ingress created without TLS",
+        severity: Severity::Low,
+        tactic: "TA0006",
+        technique: "T1040",
+        description: "An Ingress without a tls section is created outside the system namespaces: the services behind it are served over plain HTTP, so passwords, tokens and personal data cross the network in clear text.",
+        remediation: "Add a tls section with a certificate (cert-manager can issue one) and redirect HTTP to HTTPS; require TLS on ingresses with an admission policy.",
+        reference: false,
     },
     AlertType {
         id: "K8S_TestAlert",

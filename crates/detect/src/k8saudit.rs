@@ -166,18 +166,16 @@ impl<'a> K8sAuditEvent<'a> {
     /// (or no) `apiVersion`. Exports and hand-written samples often drop the id; the
     /// k8saudit plugin ignores such input, [`K8sAuditEvent::parse`] does too.
     ///
-    /// Such exports also drop `stage`: an event without one that carries a response code of a
-    /// request that is not long-running (no watch, exec, attach, port-forward or proxy) can
-    /// only be its `ResponseComplete` stage, and gets that stage.
+    /// Such exports also drop `stage`. A missing stage stays missing: the API server writes a
+    /// stage on every event, and the plugin leaves events without one alone, so rules that
+    /// wait for a stage (Falco's `kevt`) do not fire on them, while palisade's built-in rules,
+    /// which only skip `RequestReceived`, still see them.
     pub fn parse_relaxed(json: &'a str) -> Result<Self, AuditEventError> {
         Self::parse_with(json, true)
     }
 
     fn parse_with(json: &'a str, relaxed: bool) -> Result<Self, AuditEventError> {
-        let mut top: Top<'a> = serde_json::from_str(json)?;
-        if relaxed && top.stage.is_none() && completed_without_stage(&top) {
-            top.stage = Some(Cow::Borrowed("ResponseComplete"));
-        }
+        let top: Top<'a> = serde_json::from_str(json)?;
         if top.audit_id.is_none() {
             let audit_kind = top.kind.as_deref() == Some("Event")
                 && top
@@ -383,29 +381,6 @@ impl<'a> K8sAuditEvent<'a> {
         }
         v.map_or(FieldValue::Missing, json_value)
     }
-}
-
-/// Whether an event without `stage` can only be the `ResponseComplete` stage of its request.
-///
-/// The API server writes a stage on every event; exports and hand-written samples drop it. An
-/// event with a `responseStatus` was written after the response: for a request that is not
-/// long-running (no watch, exec, attach, port-forward or proxy) the only such stage is
-/// `ResponseComplete` (`ResponseStarted` exists only for long-running requests, and `Panic`
-/// events carry a 500 code).
-fn completed_without_stage(top: &Top<'_>) -> bool {
-    let long_running = top.verb.as_deref() == Some("watch")
-        || top.object_ref.as_ref().is_some_and(|o| {
-            matches!(
-                o.subresource.as_deref(),
-                Some("exec" | "attach" | "portforward" | "proxy")
-            )
-        });
-    let code = top
-        .response_status
-        .as_ref()
-        .and_then(|r| r.code)
-        .and_then(|c| c.get().trim().parse::<i64>().ok());
-    !long_running && code.is_some_and(|c| c != 500)
 }
 
 fn now_nanos() -> i64 {

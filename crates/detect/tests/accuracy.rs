@@ -68,11 +68,11 @@ const MATCHING_KINDS: &[(&str, &[&str])] = &[
     ),
     (
         "gcp_k8s_service_type_node_port_deployed.yml",
-        &["CUSTOM:Create NodePort Service"],
+        &["K8S_NodePortService", "CUSTOM:Create NodePort Service"],
     ),
     (
         "k8s_service_nodeport.yml",
-        &["CUSTOM:Create NodePort Service"],
+        &["K8S_NodePortService", "CUSTOM:Create NodePort Service"],
     ),
     (
         "k8s_admission_controller_created.yml",
@@ -88,7 +88,10 @@ const MATCHING_KINDS: &[(&str, &[&str])] = &[
     ),
     (
         "k8s_ingress_without_tls.yml",
-        &["CUSTOM:Ingress Object without TLS Certificate Created"],
+        &[
+            "K8S_IngressWithoutTLS",
+            "CUSTOM:Ingress Object without TLS Certificate Created",
+        ],
     ),
     ("k8s_ioc_activity.yml", &["K8S_TI_Proxy"]),
     (
@@ -362,17 +365,18 @@ fn panther_labelled_events() {
     // another alert type rightly reports (an exec without token access is still an exec; a
     // refused request with a service account token from a public address is still a token
     // used outside the cluster; Panther's GKE rule ignores host paths its EKS/AKS rule
-    // reports). Falco's are mostly its inventory rules ("K8s ... Created") and "Disallowed K8s
-    // User", which fire on every matching change: samples without `stage` reach them since
-    // ingestion gives such events the stage the API server would have written.
-    assert!(b.detected >= 95, "detected {} (built-in)", b.detected);
+    // reports). Falco's are its untuned rules ("Disallowed K8s User" fires for every user
+    // outside its allow-list, which a user fills; the inventory rules "K8s ... Created" for
+    // every change) on events that carry a stage: events without one (hand-written samples,
+    // exports) never reach Falco's rules, as with the plugin.
+    assert!(b.detected >= 102, "detected {} (built-in)", b.detected);
     assert!(
-        f.false_positives <= 84,
+        f.false_positives <= 23,
         "false positives {} (built-in + falco)",
         f.false_positives
     );
     assert!(
-        b.false_positives <= 10,
+        b.false_positives <= 9,
         "false positives {} (built-in)",
         b.false_positives
     );

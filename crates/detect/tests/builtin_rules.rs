@@ -622,3 +622,37 @@ fn alert_fields_and_dedup_over_events() {
     assert_eq!(j["priority"], "Notice");
     assert_eq!(j["first_seen"], "2024-05-01T10:00:00.000000000Z");
 }
+
+#[test]
+fn node_port_services_and_plain_http_ingresses() {
+    let node_port = json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": 30080}]});
+    assert_fires(&service("web", "shop", node_port), "K8S_NodePortService");
+    let cluster_ip = json!({"type": "ClusterIP", "ports": [{"port": 80}]});
+    assert_quiet(&service("web", "shop", cluster_ip), "K8S_NodePortService");
+
+    let ingress = |ns: &str, spec: Value| {
+        Audit::new("create", "ingresses", Some(ns), Some("web"))
+            .user("mallory@example.com")
+            .object(
+                json!({"kind": "Ingress", "apiVersion": "networking.k8s.io/v1",
+                "metadata": {"name": "web"}, "spec": spec}),
+            )
+    };
+    let rules = json!([{"host": "shop.example.com", "http": {"paths": [{"path": "/"}]}}]);
+    assert_fires(
+        &ingress("shop", json!({"rules": rules.clone()})),
+        "K8S_IngressWithoutTLS",
+    );
+    assert_quiet(
+        &ingress(
+            "shop",
+            json!({"rules": rules.clone(), "tls": [{"hosts": ["shop.example.com"], "secretName": "shop-tls"}]}),
+        ),
+        "K8S_IngressWithoutTLS",
+    );
+    // The platform's namespaces hold add-ons' ingresses.
+    assert_quiet(
+        &ingress("kube-system", json!({"rules": rules})),
+        "K8S_IngressWithoutTLS",
+    );
+}

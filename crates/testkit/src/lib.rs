@@ -6,6 +6,7 @@
 //! and otherwise prints a loud SKIPPED line and returns `None`.
 
 pub mod fake_api;
+pub mod postgres;
 pub mod tools;
 
 use std::path::PathBuf;

@@ -370,3 +370,98 @@ fn up_updates_the_database_from_a_mirror_and_rescans_stored_sboms() {
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(status.to_string().contains("osv-PyPI"), "{status}");
 }
+
+#[test]
+fn the_platform_runs_on_postgresql_selected_by_url() {
+    let Some(pg) = palisade_testkit::postgres::PgServer::start() else {
+        return;
+    };
+    let url = pg.fresh_database("palisade_cli");
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .args(args)
+            .env("PALISADE_DATA_DIR", &data)
+            .env("PALISADE_STORE", &url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let admin = String::from_utf8(cli(&["token", "create", "--role", "admin"]).stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    // a stored report, rescanned from PostgreSQL
+    let advisories = work.path().join("advisories");
+    std::fs::create_dir_all(&advisories).unwrap();
+    std::fs::write(advisories.join("A.json"), osv("PALISADE-TEST-A")).unwrap();
+    let root = work.path().join("root");
+    let meta = root.join("usr/lib/python3/dist-packages/Jinja2-2.10.dist-info");
+    std::fs::create_dir_all(&meta).unwrap();
+    std::fs::write(meta.join("METADATA"), "Name: Jinja2\nVersion: 2.10\n").unwrap();
+    cli(&["db", "import", advisories.to_str().unwrap()]);
+    cli(&[
+        "image",
+        "scan",
+        "--rootfs",
+        root.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let rescan: serde_json::Value =
+        serde_json::from_slice(&cli(&["vuln", "rescan", "--format", "json"]).stdout).unwrap();
+    assert_eq!(rescan["images"], 1, "{rescan}");
+
+    let child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["up", "--no-scan", "--plain-http", "--listen", "127.0.0.1:0"])
+        .env("PALISADE_DATA_DIR", &data)
+        .env("PALISADE_STORE", &url)
+        .env_remove("PALISADE_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Running(child);
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let mut line = String::new();
+    let port: u16 = loop {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "up exited early");
+        if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
+            break rest
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+        }
+    };
+    let (status, body) = http(port, "GET", "/api/v1/images", Some(&admin), "");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("rootfs:"), "{body}");
+    let event = serde_json::json!({
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
+        "auditID": "00000000-0000-0000-0000-000000000001", "stage": "ResponseComplete",
+        "requestURI": "/api/v1/namespaces/palisade-canary/pods", "verb": "list",
+        "user": {"username": "canary-tester"}, "sourceIPs": ["10.0.0.7"],
+        "objectRef": {"resource": "pods", "namespace": "palisade-canary", "apiVersion": "v1"},
+        "responseStatus": {"code": 200},
+        "requestReceivedTimestamp": "2026-12-01T10:00:00.000000Z",
+        "stageTimestamp": "2026-12-01T10:00:00.010000Z"
+    })
+    .to_string();
+    let (status, body) = http(port, "POST", "/api/v1/audit/webhook", Some(&admin), &event);
+    assert_eq!(status, 200, "{body}");
+    let (_, alerts) = http(port, "GET", "/api/v1/alerts", Some(&admin), "");
+    let alerts: serde_json::Value = serde_json::from_str(&alerts).unwrap();
+    assert_eq!(alerts["items"].as_array().unwrap().len(), 1, "{alerts}");
+    drop(child);
+    // nothing went to an embedded SQLite store
+    assert!(!data.join("palisade.db").exists());
+}

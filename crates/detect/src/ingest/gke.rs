@@ -93,6 +93,9 @@ fn parse_method(method: &str) -> Option<(String, Target)> {
     Some((verb, t))
 }
 
+/// The API server's non-resource endpoints that entries name like resources.
+const NON_RESOURCE_PATHS: &[&str] = &["healthz", "livez", "readyz", "version"];
+
 /// `core/v1/namespaces/ns/pods/p/exec`, `rbac.authorization.k8s.io/v1/clusterroles/r`.
 fn parse_resource_name(name: &str) -> Option<Target> {
     if name.starts_with('/') {
@@ -115,6 +118,16 @@ fn parse_resource_name(name: &str) -> Option<Target> {
         ..Target::default()
     };
     let mut rest = &segs[2..];
+    // Health and version endpoints are paths, not resources, whatever group prefix the
+    // entry puts before them (`core/v1/healthz`).
+    if let [endpoint] = rest
+        && NON_RESOURCE_PATHS.contains(endpoint)
+    {
+        return Some(Target {
+            path: Some(format!("/{endpoint}")),
+            ..Target::default()
+        });
+    }
     if rest.len() >= 3 && rest[0] == "namespaces" {
         t.namespace = Some(rest[1].to_string());
         rest = &rest[2..];
@@ -341,6 +354,8 @@ mod tests {
         let (verb, t) = parse_method("io.k8s.readyz").unwrap();
         assert_eq!(verb, "get");
         assert_eq!(t.path.as_deref(), Some("/readyz"));
+        let t = parse_resource_name("core/v1/healthz").unwrap();
+        assert_eq!((t.path.as_deref(), t.resource), (Some("/healthz"), None));
         assert!(parse_method("compute.instances.list").is_none());
         assert!(
             is_version("v1beta1")
