@@ -6,37 +6,12 @@ use std::collections::BTreeSet;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// One plain-HTTP request; returns (status, body).
-fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let status = resp
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap();
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
+use crate::{Running, http, token};
 
 /// A SIEM webhook: records every alert posted; while `hang` is set it accepts connections,
 /// reads the request and never answers.
@@ -104,17 +79,6 @@ fn serve(stream: TcpStream, hang: &AtomicBool, received: &Mutex<Vec<serde_json::
     let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 }
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
 /// Starts `serve-audit` on a free port; returns it and its port.
 fn serve_audit(data: &Path, siem: u16) -> (Running, u16) {
     let port = TcpListener::bind("127.0.0.1:0")
@@ -149,20 +113,6 @@ fn serve_audit(data: &Path, siem: u16) -> (Running, u16) {
     (running, port)
 }
 
-fn token(data: &Path, role: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["token", "create", "--role", role])
-        .env("PALISADE_DATA_DIR", data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 /// An EventList as the API server's webhook backend posts it: `users` each list pods in the
 /// reserved canary namespace (the built-in test alert, one alert per user).
 fn event_list(users: &[String]) -> String {
@@ -191,9 +141,9 @@ fn event_list(users: &[String]) -> String {
 fn audit_webhook_alerts_survive_a_kill_mid_export() {
     let data = tempfile::tempdir().unwrap();
     let siem = Siem::start();
-    let sensor = token(data.path(), "sensor");
-    let reader = token(data.path(), "reader");
-    let admin = token(data.path(), "admin");
+    let sensor = token(data.path(), &[], "sensor");
+    let reader = token(data.path(), &[], "reader");
+    let admin = token(data.path(), &[], "admin");
     let (mut server, port) = serve_audit(data.path(), siem.port);
 
     let users: Vec<String> = (0..5).map(|i| format!("canary-tester-{i}")).collect();

@@ -1,48 +1,9 @@
 //! `palisade up` and `palisade token`: the platform process, through its real listener.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
+use std::io::{BufRead as _, BufReader, Read as _};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-/// One plain-HTTP request; returns (status, body).
-fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let status = resp
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap();
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-/// Kills the server if the test fails before stopping it.
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
+use crate::{Running, free_port, http, jinja_rootfs, osv, run_ok, token};
 
 #[test]
 fn up_serves_the_api_with_tokens_and_stops_on_sigterm() {
@@ -191,30 +152,7 @@ fn reported_port(data: &std::path::Path, args: &[&str], env: &[(&str, &str)]) ->
     }
     let mut child = Running(cmd.spawn().unwrap());
     let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "palisade up exited early"
-        );
-        if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
-            return rest
-                .split(|c: char| !c.is_ascii_digit())
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    crate::announced_port(&mut stderr)
 }
 
 #[test]
@@ -266,43 +204,16 @@ fn settings_come_from_flags_then_environment_then_the_file() {
     );
 }
 
-fn osv(id: &str) -> String {
-    serde_json::json!({
-        "schema_version": "1.6.0", "id": id, "modified": "2026-11-30T00:00:00Z",
-        "summary": "test advisory",
-        "affected": [{
-            "package": {"ecosystem": "PyPI", "name": "jinja2"},
-            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "9"}]}]
-        }]
-    })
-    .to_string()
-}
-
 #[test]
 fn up_updates_the_database_from_a_mirror_and_rescans_stored_sboms() {
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
     // a stored report of a root filesystem with Jinja2 2.10, scanned against advisory A
-    let root = work.path().join("root");
-    let meta = root.join("usr/lib/python3/dist-packages/Jinja2-2.10.dist-info");
-    std::fs::create_dir_all(&meta).unwrap();
-    std::fs::write(meta.join("METADATA"), "Name: Jinja2\nVersion: 2.10\n").unwrap();
+    let root = jinja_rootfs(work.path());
     let advisories = work.path().join("advisories");
     std::fs::create_dir_all(&advisories).unwrap();
     std::fs::write(advisories.join("A.json"), osv("PALISADE-TEST-A")).unwrap();
-    let cli = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
-            .args(args)
-            .env("PALISADE_DATA_DIR", &data)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    };
+    let cli = |args: &[&str]| run_ok(&data, &[], args);
     cli(&["db", "import", advisories.to_str().unwrap()]);
     cli(&[
         "image",
@@ -379,32 +290,14 @@ fn the_platform_runs_on_postgresql_selected_by_url() {
     let url = pg.fresh_database("palisade_cli");
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
-    let cli = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
-            .args(args)
-            .env("PALISADE_DATA_DIR", &data)
-            .env("PALISADE_STORE", &url)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    };
-    let admin = String::from_utf8(cli(&["token", "create", "--role", "admin"]).stdout)
-        .unwrap()
-        .trim()
-        .to_owned();
+    let env = [("PALISADE_STORE", url.as_str())];
+    let cli = |args: &[&str]| run_ok(&data, &env, args);
+    let admin = token(&data, &env, "admin");
     // a stored report, rescanned from PostgreSQL
     let advisories = work.path().join("advisories");
     std::fs::create_dir_all(&advisories).unwrap();
     std::fs::write(advisories.join("A.json"), osv("PALISADE-TEST-A")).unwrap();
-    let root = work.path().join("root");
-    let meta = root.join("usr/lib/python3/dist-packages/Jinja2-2.10.dist-info");
-    std::fs::create_dir_all(&meta).unwrap();
-    std::fs::write(meta.join("METADATA"), "Name: Jinja2\nVersion: 2.10\n").unwrap();
+    let root = jinja_rootfs(work.path());
     cli(&["db", "import", advisories.to_str().unwrap()]);
     cli(&[
         "image",
@@ -429,19 +322,7 @@ fn the_platform_runs_on_postgresql_selected_by_url() {
         .unwrap();
     let mut child = Running(child);
     let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
-    let mut line = String::new();
-    let port: u16 = loop {
-        line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "up exited early");
-        if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
-            break rest
-                .split(|c: char| !c.is_ascii_digit())
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap();
-        }
-    };
+    let port = crate::announced_port(&mut stderr);
     let (status, body) = http(port, "GET", "/api/v1/images", Some(&admin), "");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("rootfs:"), "{body}");

@@ -158,17 +158,7 @@ fn registry_scan_stores_new_digests_and_rescan_reports_changes() {
     std::fs::create_dir_all(&extra).unwrap();
     std::fs::write(
         extra.join("PALISADE-TEST-0001.json"),
-        serde_json::json!({
-            "schema_version": "1.6.0",
-            "id": "PALISADE-TEST-0001",
-            "modified": "2026-11-30T00:00:00Z",
-            "summary": "test advisory",
-            "affected": [{
-                "package": {"ecosystem": "PyPI", "name": "jinja2"},
-                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "9"}]}]
-            }]
-        })
-        .to_string(),
+        crate::osv("PALISADE-TEST-0001"),
     )
     .unwrap();
     ok(&run(
@@ -211,10 +201,7 @@ fn signed_reports_verify_and_tampering_is_caught() {
     };
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
-    let root = work.path().join("root");
-    let meta = root.join("usr/lib/python3/dist-packages/Jinja2-2.10.dist-info");
-    std::fs::create_dir_all(&meta).unwrap();
-    std::fs::write(meta.join("METADATA"), "Name: Jinja2\nVersion: 2.10\n").unwrap();
+    let root = crate::jinja_rootfs(work.path());
     ok(&run(&data, &["db", "import", pypa.to_str().unwrap()]));
     let prefix = work.path().join("signer");
     ok(&run(&data, &["key", "generate", prefix.to_str().unwrap()]));
