@@ -79,6 +79,9 @@ pub(crate) struct UpArgs {
     /// batch is sent again (by this or another process) once its reservation expires.
     #[arg(long, default_value = "60s", value_parser = crate::cmd::posture::parse_interval, value_name = "DURATION")]
     export_lease: Duration,
+    /// Registries (`HOST:PORT`) the image scans reach over plain HTTP; loopback addresses only.
+    #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
+    insecure_registries: Vec<String>,
     /// Falco rule files (source k8s_audit) for the audit webhook, after the built-in rules.
     #[arg(long = "rules", value_name = "FILE")]
     rules: Vec<PathBuf>,
@@ -128,6 +131,7 @@ impl UpArgs {
             mirror: None,
             exports,
             export_lease,
+            insecure_registries: Vec::new(),
             rules,
             no_scan: true,
             host_root: PathBuf::from("/"),
@@ -327,7 +331,7 @@ pub(crate) fn up(a: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
                 kubeconfig: a.kubeconfig.clone(),
                 ..Default::default()
             };
-            let images = ImageQueue::new(dir.clone());
+            let images = ImageQueue::new(dir.clone(), a.insecure_registries.clone());
             tasks.push(tokio::spawn(snapshot_loop(
                 store.clone(),
                 config,
@@ -382,14 +386,16 @@ pub(crate) fn up(a: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
 #[derive(Clone)]
 struct ImageQueue {
     data_dir: PathBuf,
+    insecure: std::sync::Arc<Vec<String>>,
     seen: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     permits: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl ImageQueue {
-    fn new(data_dir: PathBuf) -> ImageQueue {
+    fn new(data_dir: PathBuf, insecure: Vec<String>) -> ImageQueue {
         ImageQueue {
             data_dir,
+            insecure: std::sync::Arc::new(insecure),
             seen: Default::default(),
             permits: std::sync::Arc::new(tokio::sync::Semaphore::new(2)),
         }
@@ -427,11 +433,12 @@ impl ImageQueue {
         };
         let dir = self.data_dir.clone();
         let job = reference.clone();
+        let insecure = self.insecure.clone();
         let outcome = tokio::task::spawn_blocking(move || {
             let db = palisade_vuln::db::Database::open(&dir.join("vulndb"))
                 .map_err(|e| format!("no advisory database ({e})"))?;
             let cache = palisade_vuln::image::BlobCache::new(dir.join("cache/blobs"));
-            let opts = registry_options(&job);
+            let opts = registry_options(&job, &insecure);
             Ok::<_, String>(crate::cmd::vuln::scan_one(
                 &job,
                 &opts,
@@ -461,15 +468,22 @@ impl ImageQueue {
     }
 }
 
-/// Registry options for a reference: docker config.json credentials when present.
-fn registry_options(reference: &str) -> palisade_vuln::registry::RegistryOptions {
+/// Registry options for a reference: docker config.json credentials when present, plain
+/// HTTP for the registries given with --insecure-registry (the client refuses it off
+/// loopback).
+fn registry_options(
+    reference: &str,
+    insecure: &[String],
+) -> palisade_vuln::registry::RegistryOptions {
     use palisade_vuln::registry;
     let mut opts = registry::RegistryOptions::default();
-    if let Ok(r) = registry::Reference::parse(reference)
-        && let Some(cfg) = registry::docker_config_path().filter(|p| p.exists())
-        && let Ok(Some(c)) = registry::credentials_from_docker_config(&cfg, &r.registry)
-    {
-        opts.credentials = c;
+    if let Ok(r) = registry::Reference::parse(reference) {
+        opts.insecure = insecure.contains(&r.registry);
+        if let Some(cfg) = registry::docker_config_path().filter(|p| p.exists())
+            && let Ok(Some(c)) = registry::credentials_from_docker_config(&cfg, &r.registry)
+        {
+            opts.credentials = c;
+        }
     }
     opts
 }

@@ -11,7 +11,7 @@ mod image;
 mod platform;
 mod posture;
 mod runtime;
-mod vuln;
+pub(crate) mod vuln;
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;

@@ -346,3 +346,104 @@ fn the_platform_runs_on_postgresql_selected_by_url() {
     // nothing went to an embedded SQLite store
     assert!(!data.join("palisade.db").exists());
 }
+
+/// The cluster's workloads name an image in a (real, loopback) registry: `up` snapshots the
+/// cluster through the kube client, sees the image and quick-scans it into the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_quick_scans_images_its_cluster_runs() {
+    use palisade_testkit::tools::{Registry, require};
+    let (Some(registry_bin), Some(umoci), Some(skopeo)) = (
+        require("docker-registry", "docker-registry"),
+        require("umoci", "umoci"),
+        require("skopeo", "skopeo"),
+    ) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let registry = Registry::start(&registry_bin, work.path()).unwrap();
+    let layout = work.path().join("layout");
+    crate::vuln::build_image(&umoci, &layout, work.path(), "app", "2.10");
+    let image = format!("{}/shop/web:1.0", registry.host());
+    crate::vuln::tool(
+        &skopeo,
+        &[
+            "copy",
+            "--dest-tls-verify=false",
+            &format!("oci:{}:app", layout.display()),
+            &format!("docker://{image}"),
+        ],
+    );
+    let advisories = work.path().join("advisories");
+    std::fs::create_dir_all(&advisories).unwrap();
+    std::fs::write(advisories.join("A.json"), osv("PALISADE-TEST-A")).unwrap();
+    run_ok(&data, &[], &["db", "import", advisories.to_str().unwrap()]);
+    let admin = token(&data, &[], "admin");
+
+    let objects = vec![
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
+        serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"template": {"metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": image}]}}}}),
+    ];
+    let api = palisade_testkit::fake_api::FakeApi::start(objects, &[])
+        .await
+        .unwrap();
+    let kubeconfig = api.kubeconfig(work.path()).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args([
+            "up",
+            "--plain-http",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-host-scan",
+        ])
+        .args([
+            "--db-update-interval",
+            "0",
+            "--insecure-registry",
+            &registry.host(),
+        ])
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .env("PALISADE_DATA_DIR", &data)
+        .env_remove("PALISADE_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Running(child);
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let port = crate::announced_port(&mut stderr);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let images = loop {
+        let (status, body) = tokio::task::spawn_blocking({
+            let admin = admin.clone();
+            move || http(port, "GET", "/api/v1/images", Some(&admin), "")
+        })
+        .await
+        .unwrap();
+        assert_eq!(status, 200, "{body}");
+        if body.contains(&image) || std::time::Instant::now() > deadline {
+            break body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let images: serde_json::Value = serde_json::from_str(&images).unwrap();
+    let record = images["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["reference"] == image.as_str())
+        .unwrap_or_else(|| panic!("{image} was not scanned: {images}"));
+    assert!(
+        record["digest"].as_str().unwrap().starts_with("sha256:"),
+        "{record}"
+    );
+    assert!(
+        !record["vulnerabilities"].as_object().unwrap().is_empty(),
+        "{record}"
+    );
+    drop(child);
+}

@@ -27,7 +27,7 @@ fn ok(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
 }
 
-fn tool(bin: &Path, args: &[&str]) {
+pub(crate) fn tool(bin: &Path, args: &[&str]) {
     let out = Command::new(bin).args(args).output().unwrap();
     assert!(
         out.status.success(),
@@ -38,7 +38,7 @@ fn tool(bin: &Path, args: &[&str]) {
 }
 
 /// An OCI layout image `tag` whose root filesystem holds Jinja2 at `version`.
-fn build_image(umoci: &Path, layout: &Path, work: &Path, tag: &str, version: &str) {
+pub(crate) fn build_image(umoci: &Path, layout: &Path, work: &Path, tag: &str, version: &str) {
     let image = format!("{}:{tag}", layout.display());
     if !layout.exists() {
         tool(umoci, &["init", "--layout", layout.to_str().unwrap()]);
