@@ -2,7 +2,8 @@
 //! access ([`crate::registry`]).
 //!
 //! It is `hyper` (through `hyper-util`'s pooled client) with `rustls` over the `ring`
-//! provider and the system's root certificates, driven by a private one-worker tokio
+//! provider and the system's root certificates (plus any extra trusted CA certificates a
+//! caller passes, e.g. a registry's private CA), driven by a private one-worker tokio
 //! runtime so that callers stay synchronous like the rest of this crate. What is added here
 //! is what those crates leave to their users: redirects (registries send blob downloads to
 //! object storage; `Authorization` is dropped when the host changes), timeouts, a body size
@@ -23,6 +24,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::CertificateDer;
 
 /// Errors of the HTTP client.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +68,16 @@ pub(crate) enum HttpError {
         url: String,
         /// The bound.
         limit: u64,
+    },
+    /// The server's certificate chain was refused (untrusted issuer, wrong name, expired).
+    #[error("{method} {url}: TLS certificate not trusted: {reason}")]
+    Certificate {
+        /// Request method.
+        method: String,
+        /// The URL.
+        url: String,
+        /// What rustls reported.
+        reason: String,
     },
     /// Too many redirects.
     #[error("{url}: more than {0} redirects", MAX_REDIRECTS)]
@@ -268,6 +280,21 @@ impl Read for BodyReader<'_> {
     }
 }
 
+/// The rustls error behind `e`: tokio-rustls wraps it in an `io::Error` and hyper-rustls
+/// wraps that in another, and `io::Error::source` skips the wrapped error itself.
+fn rustls_error<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
+    let mut e = e;
+    for _ in 0..8 {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        let inner: &(dyn std::error::Error + 'static) =
+            e.downcast_ref::<std::io::Error>()?.get_ref()?;
+        e = inner;
+    }
+    None
+}
+
 fn host_of(url: &str) -> Option<String> {
     url.parse::<hyper::Uri>()
         .ok()
@@ -298,6 +325,14 @@ pub(crate) fn join_url(base: &str, location: &str) -> String {
 impl Client {
     /// A client with the given per-step timeout (connect and headers; each body chunk).
     pub(crate) fn new(timeout: Duration) -> Result<Client, HttpError> {
+        Client::with_extra_roots(timeout, Vec::new())
+    }
+
+    /// A client that trusts `extra_roots` (DER certificates) besides the system roots.
+    pub(crate) fn with_extra_roots(
+        timeout: Duration,
+        extra_roots: Vec<CertificateDer<'static>>,
+    ) -> Result<Client, HttpError> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("palisade-http")
@@ -305,21 +340,25 @@ impl Client {
             .build()
             .map_err(|e| HttpError::Setup(e.to_string()))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = hyper_rustls::HttpsConnectorBuilder::new();
-        let builder = match builder.with_provider_and_native_roots(provider.clone()) {
-            Ok(b) => b,
-            Err(_) => {
-                // No system roots: plain HTTP (loopback registries, mirrors) still works and
-                // HTTPS fails with an unknown-issuer error naming the URL.
-                let config = rustls::ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .map_err(|e| HttpError::Setup(e.to_string()))?
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth();
-                hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config)
-            }
-        };
-        let connector = builder.https_or_http().enable_http1().build();
+        // System roots that parse; none at all still leaves plain HTTP (loopback registries,
+        // mirrors) working, and HTTPS then fails with an unknown-issuer error naming the URL.
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        for (i, cert) in extra_roots.into_iter().enumerate() {
+            roots
+                .add(cert)
+                .map_err(|e| HttpError::Setup(format!("extra CA certificate #{}: {e}", i + 1)))?;
+        }
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| HttpError::Setup(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(config)
+            .https_or_http()
+            .enable_http1()
+            .build();
         let inner = HyperClient::builder(TokioExecutor::new()).build(connector);
         Ok(Client {
             rt: Rt(Some(rt)),
@@ -429,10 +468,21 @@ impl Client {
             Ok(Err(e)) => {
                 let mut reason = e.to_string();
                 let mut src = std::error::Error::source(&e);
+                let mut certificate = None;
                 while let Some(s) = src {
+                    if let Some(tls @ rustls::Error::InvalidCertificate(_)) = rustls_error(s) {
+                        certificate = Some(tls.to_string());
+                    }
                     reason.push_str(": ");
                     reason.push_str(&s.to_string());
                     src = s.source();
+                }
+                if let Some(reason) = certificate {
+                    return Err(HttpError::Certificate {
+                        method: method.to_string(),
+                        url: url.to_owned(),
+                        reason,
+                    });
                 }
                 return Err(HttpError::Transport {
                     method: method.to_string(),

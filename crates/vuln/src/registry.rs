@@ -16,7 +16,11 @@
 //! base64 `auth` or `username`/`password`; credential helpers, which run programs, are not
 //! consulted).
 //!
-//! **Transport.** HTTPS with the system roots; plain HTTP only when
+//! **Transport.** HTTPS with the system roots plus any CA certificates given in
+//! [`RegistryOptions::ca_certificates`] (PEM files or bytes, for registries whose
+//! certificate comes from a private CA; they are added for that client only, like
+//! docker's `certs.d/<host>/ca.crt`). A certificate the roots do not vouch for fails with
+//! [`RegistryError::Certificate`]. Plain HTTP only when
 //! [`RegistryOptions::insecure`] is set *and* the host is a loopback address (`localhost`,
 //! `127.0.0.0/8`, `::1`): a registry on another host is never read in clear text.
 //!
@@ -48,7 +52,7 @@ use hyper::Method;
 use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde::Deserialize;
 
-use crate::http::{Client, Request, Response, join_url};
+use crate::http::{Client, HttpError, Request, Response, join_url};
 use crate::image::{
     BlobCache, BlobReader, Descriptor, Digest, Filesystem, ImageError, ImageOptions, ImageSource,
     Root, media,
@@ -87,6 +91,24 @@ pub enum RegistryError {
     /// The request could not be made.
     #[error("{0}")]
     Http(String),
+    /// The registry's TLS certificate was refused.
+    #[error(
+        "{url}: TLS certificate not trusted: {reason} (a registry with a certificate from a private CA needs that CA among the trusted certificates)"
+    )]
+    Certificate {
+        /// The URL requested.
+        url: String,
+        /// What the TLS layer reported (unknown issuer, name mismatch, expired, ...).
+        reason: String,
+    },
+    /// An extra CA certificate that cannot be used.
+    #[error("CA certificate {origin}: {reason}")]
+    CaCertificate {
+        /// The file, or `PEM bytes #<n>`.
+        origin: String,
+        /// Why.
+        reason: String,
+    },
     /// The registry answered with an error status.
     #[error("{method} {url}: HTTP {status}: {body}")]
     Status {
@@ -126,6 +148,13 @@ pub enum RegistryError {
     /// Opening the image failed.
     #[error(transparent)]
     Image(#[from] ImageError),
+}
+
+fn http_error(e: HttpError) -> RegistryError {
+    match e {
+        HttpError::Certificate { url, reason, .. } => RegistryError::Certificate { url, reason },
+        other => RegistryError::Http(other.to_string()),
+    }
 }
 
 fn invalid(what: impl Into<String>, reason: impl Into<String>) -> RegistryError {
@@ -383,6 +412,54 @@ pub fn credentials_from_docker_config(
     Ok(None)
 }
 
+/// An extra CA certificate to trust, besides the system roots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaCertificate {
+    /// A PEM file with one or more `CERTIFICATE` blocks (read when the client is made).
+    PemFile(PathBuf),
+    /// PEM text with one or more `CERTIFICATE` blocks.
+    Pem(Vec<u8>),
+}
+
+impl CaCertificate {
+    /// The DER certificates it holds; an error names the file (or the position in the
+    /// list) when it cannot be read, is not PEM, or holds no certificate.
+    fn load(
+        &self,
+        position: usize,
+    ) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, RegistryError> {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject as _;
+        let (origin, bytes) = match self {
+            CaCertificate::PemFile(p) => {
+                let origin = p.display().to_string();
+                let bytes = std::fs::read(p).map_err(|e| RegistryError::CaCertificate {
+                    origin: origin.clone(),
+                    reason: e.to_string(),
+                })?;
+                (origin, std::borrow::Cow::Owned(bytes))
+            }
+            CaCertificate::Pem(b) => (
+                format!("PEM bytes #{}", position + 1),
+                std::borrow::Cow::Borrowed(b.as_slice()),
+            ),
+        };
+        let certs = CertificateDer::pem_slice_iter(&bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| RegistryError::CaCertificate {
+                origin: origin.clone(),
+                reason: format!("not PEM: {e}"),
+            })?;
+        if certs.is_empty() {
+            return Err(RegistryError::CaCertificate {
+                origin,
+                reason: "no CERTIFICATE block in it".into(),
+            });
+        }
+        Ok(certs)
+    }
+}
+
 /// Registry access options.
 #[derive(Debug, Clone)]
 pub struct RegistryOptions {
@@ -392,6 +469,8 @@ pub struct RegistryOptions {
     pub insecure: bool,
     /// Timeout of each step (connect and headers; each body chunk).
     pub timeout: Duration,
+    /// CA certificates trusted for this registry besides the system roots.
+    pub ca_certificates: Vec<CaCertificate>,
 }
 
 impl Default for RegistryOptions {
@@ -400,6 +479,7 @@ impl Default for RegistryOptions {
             credentials: Credentials::Anonymous,
             insecure: false,
             timeout: Duration::from_secs(60),
+            ca_certificates: Vec::new(),
         }
     }
 }
@@ -537,7 +617,11 @@ impl RegistryClient {
         } else {
             "https"
         };
-        let http = Client::new(options.timeout).map_err(|e| RegistryError::Http(e.to_string()))?;
+        let mut roots = Vec::new();
+        for (i, ca) in options.ca_certificates.iter().enumerate() {
+            roots.extend(ca.load(i)?);
+        }
+        let http = Client::with_extra_roots(options.timeout, roots).map_err(http_error)?;
         Ok(RegistryClient {
             http,
             registry: registry.to_owned(),
@@ -588,10 +672,7 @@ impl RegistryClient {
         if let Some(b) = self.credentials.basic_header() {
             req = req.header(AUTHORIZATION, b);
         }
-        let resp = self
-            .http
-            .send(req)
-            .map_err(|e| RegistryError::Http(e.to_string()))?;
+        let resp = self.http.send(req).map_err(http_error)?;
         if !resp.status.is_success() {
             let status = resp.status.as_u16();
             return Err(RegistryError::Unauthorized {
@@ -599,9 +680,7 @@ impl RegistryClient {
                 reason: format!("token endpoint {url}: HTTP {status}: {}", resp.text(512)),
             });
         }
-        let body = resp
-            .bytes(MAX_DOCUMENT)
-            .map_err(|e| RegistryError::Http(e.to_string()))?;
+        let body = resp.bytes(MAX_DOCUMENT).map_err(http_error)?;
         let t: TokenResponse = serde_json::from_slice(&body)
             .map_err(|e| invalid(format!("token response from {url}"), e.to_string()))?;
         t.token
@@ -627,7 +706,7 @@ impl RegistryClient {
         let resp = self
             .http
             .send(with_auth(&req, cached.as_deref()))
-            .map_err(|e| RegistryError::Http(e.to_string()))?;
+            .map_err(http_error)?;
         if resp.status != hyper::StatusCode::UNAUTHORIZED {
             return Ok(resp);
         }
@@ -654,7 +733,7 @@ impl RegistryClient {
         if cached.as_deref() == Some(auth.as_str()) {
             return Err(RegistryError::Unauthorized {
                 registry: self.registry.clone(),
-                reason: "credentials refused".into(),
+                reason: format!("{} {}: HTTP 401: credentials refused", req.method, req.url),
             });
         }
         if let Ok(mut m) = self.auth.lock() {
@@ -663,11 +742,18 @@ impl RegistryClient {
         let resp = self
             .http
             .send(with_auth(&req, Some(&auth)))
-            .map_err(|e| RegistryError::Http(e.to_string()))?;
+            .map_err(http_error)?;
         if resp.status == hyper::StatusCode::UNAUTHORIZED {
+            let who = match &self.credentials {
+                Credentials::Basic { username, .. } => format!(" for user {username:?}"),
+                Credentials::Anonymous => String::new(),
+            };
             return Err(RegistryError::Unauthorized {
                 registry: self.registry.clone(),
-                reason: format!("{} {}: credentials refused", req.method, req.url),
+                reason: format!(
+                    "{} {}: HTTP 401: credentials refused{who}",
+                    req.method, req.url
+                ),
             });
         }
         Ok(resp)
@@ -724,9 +810,7 @@ impl RegistryClient {
         let content_type = resp
             .header(CONTENT_TYPE.as_str())
             .map(|c| c.split(';').next().unwrap_or(c).trim().to_owned());
-        let bytes = resp
-            .bytes(MAX_DOCUMENT)
-            .map_err(|e| RegistryError::Http(e.to_string()))?;
+        let bytes = resp.bytes(MAX_DOCUMENT).map_err(http_error)?;
         let digest = Digest::of(&bytes);
         let expected = Digest::parse(reference).ok().or_else(|| {
             header_digest
@@ -793,9 +877,7 @@ impl RegistryClient {
                 .header("link")
                 .and_then(next_link)
                 .map(|n| join_url(&u, &n));
-            let body = resp
-                .bytes(MAX_DOCUMENT)
-                .map_err(|e| RegistryError::Http(e.to_string()))?;
+            let body = resp.bytes(MAX_DOCUMENT).map_err(http_error)?;
             let v: serde_json::Value =
                 serde_json::from_slice(&body).map_err(|e| invalid(&u, e.to_string()))?;
             match v.get(field) {

@@ -416,7 +416,9 @@ pub fn catalog(fs: &Filesystem) -> Result<Sbom, ImageError> {
 /// Only the parse results are kept (keyed by the tar entry), never the files; results for
 /// entries that later layers remove or replace are dropped, and files the pass could not
 /// take (over [`crate::image::Limits::max_file_bytes`], unreadable) are read afterwards as
-/// [`catalog`] reads them, so the SBOM is the same as `catalog(&open_image(..)?)`.
+/// [`catalog`] reads them, so the SBOM is the same as `catalog(&open_image(..)?)`. A hardlink
+/// (which has no content of its own in the stream) reuses the results of the file it links
+/// to when every cataloger that wants it ignores the path, instead of reading the layer again.
 pub fn open_and_catalog(
     source: Box<dyn ImageSource>,
     options: &ImageOptions,
@@ -425,6 +427,8 @@ pub fn open_and_catalog(
     let cats = catalogers();
     let max = options.limits.max_file_bytes;
     let mut captured = Captured::new();
+    // One buffer for every file read in the pass: only parse results are kept.
+    let mut scratch: Vec<u8> = Vec::new();
     let fs = Filesystem::from_image_visiting(
         source,
         resolved,
@@ -443,22 +447,26 @@ pub fn open_and_catalog(
             if (who.is_empty() && !is_os_release) || node.size > max {
                 return;
             }
-            let mut buf = Vec::with_capacity(usize::try_from(node.size).unwrap_or(0).min(1 << 24));
-            match content.take(max.saturating_add(1)).read_to_end(&mut buf) {
-                Ok(_) if buf.len() as u64 <= max => {}
+            scratch.clear();
+            scratch.reserve(usize::try_from(node.size).unwrap_or(0).min(1 << 24));
+            match content
+                .take(max.saturating_add(1))
+                .read_to_end(&mut scratch)
+            {
+                Ok(_) if scratch.len() as u64 <= max => {}
                 // Left to the second read, which reports the problem.
                 _ => return,
             }
             let results = who
                 .iter()
-                .map(|&i| (i, cats[i].1.parse(path, &buf)))
+                .map(|&i| (i, cats[i].1.parse(path, &scratch)))
                 .collect();
             captured.files.insert(
                 key,
                 CapturedFile {
                     path: path.to_owned(),
                     results,
-                    os_release: is_os_release.then_some(buf),
+                    os_release: is_os_release.then(|| scratch.clone()),
                 },
             );
         },
@@ -496,7 +504,37 @@ impl Captured {
             .get(&node.content_key()?)
             .filter(|c| c.path == path)
     }
+
+    /// For a hardlink to a captured file: the results of `who`, when every one of those
+    /// catalogers parsed the content in the pass and ignores the file's path.
+    fn linked(&self, node: &Node, who: &[usize], cats: &Cats) -> Option<Results> {
+        let c = self.files.get(&node.content_key()?)?;
+        who.iter()
+            .map(|&i| {
+                let path_free = cats
+                    .get(i)
+                    .is_some_and(|(name, _)| PATH_FREE.contains(name));
+                let (_, r) = c.results.iter().find(|(j, _)| *j == i)?;
+                path_free.then(|| (i, r.clone()))
+            })
+            .collect()
+    }
 }
+
+/// Cataloger index → its parse result.
+type Results = Vec<(usize, Result<Vec<Package>, String>)>;
+
+/// Catalogers whose parse ignores the file's path (a hardlink's content parses the same
+/// under any name).
+const PATH_FREE: [&str; 7] = [
+    "dpkg",
+    "apk",
+    "python",
+    "binary",
+    "cargo-lock",
+    "ruby",
+    "dotnet",
+];
 
 type Cats = Vec<(&'static str, Box<dyn Cataloger>)>;
 
@@ -559,7 +597,6 @@ fn catalog_with(fs: &Filesystem, cats: &Cats, captured: &Captured) -> Result<Sbo
 
     // Results are recorded in the order a layer-by-layer read meets the files (layer, data
     // offset, then path), whichever pass produced them, so both passes give the same SBOM.
-    type Results = Vec<(usize, Result<Vec<Package>, String>)>;
     let mut done: Vec<((usize, u64), usize, String, Results)> = Vec::new();
     let mut wanted: Vec<String> = Vec::new();
     // path → (catalogers, content key, order in the view)
@@ -584,7 +621,13 @@ fn catalog_with(fs: &Filesystem, cats: &Cats, captured: &Captured) -> Result<Sbo
             .filter(|(_, (_, c))| c.wants(path, node))
             .map(|(i, _)| i)
             .collect();
-        if !who.is_empty() {
+        if who.is_empty() {
+            continue;
+        }
+        if let Some(results) = captured.linked(node, &who, cats) {
+            layers.insert(path.to_owned(), fs.layer_id(node));
+            done.push((key, order, path.to_owned(), results));
+        } else {
             wanted.push(path.to_owned());
             layers.insert(path.to_owned(), fs.layer_id(node));
             users.insert(path.to_owned(), (who, key, order));

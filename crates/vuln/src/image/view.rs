@@ -180,7 +180,9 @@ impl Filesystem {
             let mut added: Vec<(String, Node)> = Vec::new();
             let mut added_at: HashMap<String, usize> = HashMap::new();
             let mut count = 0u64;
-            let entries = stream.entries().map_err(|e| check.error(None, e))?;
+            let entries = stream
+                .entries_with_seek()
+                .map_err(|e| check.error(None, e))?;
             for entry in entries {
                 let mut entry = entry.map_err(|e| check.error(None, e))?;
                 count += 1;
@@ -486,7 +488,9 @@ impl Filesystem {
                 continue;
             };
             let (mut stream, check) = open_layer(source.as_ref(), layer, &self.limits)?;
-            let entries = stream.entries().map_err(|e| check.error(None, e))?;
+            let entries = stream
+                .entries_with_seek()
+                .map_err(|e| check.error(None, e))?;
             for entry in entries {
                 if want.is_empty() {
                     break;

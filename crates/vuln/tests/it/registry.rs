@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use palisade_vuln::catalog;
 use palisade_vuln::image::{BlobCache, Digest, ImageOptions, Platform, open_image};
 use palisade_vuln::registry::{
-    Credentials, Reference, RegistryClient, RegistryError, RegistryOptions, RegistrySource,
-    credentials_from_docker_config, open_registry_image,
+    CaCertificate, Credentials, Reference, RegistryClient, RegistryError, RegistryOptions,
+    RegistrySource, credentials_from_docker_config, open_registry_image,
 };
 
 use crate::http_server::{Resp, Server};
@@ -62,6 +62,15 @@ impl Drop for RegistryProcess {
 
 impl RegistryProcess {
     fn start(bin: &Path, htpasswd: Option<&str>) -> RegistryProcess {
+        RegistryProcess::start_with(bin, htpasswd, None)
+    }
+
+    /// `tls`: the server's certificate chain and key, in PEM.
+    fn start_with(
+        bin: &Path,
+        htpasswd: Option<&str>,
+        tls: Option<(&str, &str)>,
+    ) -> RegistryProcess {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -72,6 +81,16 @@ impl RegistryProcess {
             "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
             dir.path().join("data").display()
         );
+        if let Some((cert, key)) = tls {
+            let (c, k) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+            std::fs::write(&c, cert).unwrap();
+            std::fs::write(&k, key).unwrap();
+            config.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                c.display(),
+                k.display()
+            ));
+        }
         if let Some(line) = htpasswd {
             let p = dir.path().join("htpasswd");
             std::fs::write(&p, line).unwrap();
@@ -442,4 +461,192 @@ fn bearer_token_flow() {
     .unwrap();
     let err = bad.catalog().unwrap_err();
     assert!(err.to_string().contains("token endpoint"), "{err}");
+}
+
+/// A CA made for the test and a server certificate for `127.0.0.1` and `localhost` signed
+/// by it: (CA certificate PEM, server certificate PEM, server key PEM).
+fn private_ca() -> (String, String, String) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.distinguished_name
+        .push(DnType::CommonName, "palisade test CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut leaf =
+        CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    leaf.distinguished_name
+        .push(DnType::CommonName, "registry under test");
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
+    (ca_cert.pem(), cert.pem(), key.serialize_pem())
+}
+
+/// A registry serving TLS with a certificate from a private CA, behind htpasswd basic auth.
+#[test]
+fn tls_registry_with_a_private_ca() {
+    let Some(bin) = registry_binary() else { return };
+    let Some(img) = test_image() else { return };
+    let Some(htpasswd) = which("htpasswd") else {
+        let msg = "htpasswd not installed (apt-get install apache2-utils): TLS registry test";
+        assert!(std::env::var_os("CI").is_none(), "{msg}");
+        eprintln!("SKIPPED: {msg}");
+        return;
+    };
+    let out = Command::new(htpasswd)
+        .args(["-Bbn", "scanner", "s3cret"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (ca_pem, cert_pem, key_pem) = private_ca();
+    let reg = RegistryProcess::start_with(
+        &bin,
+        Some(&String::from_utf8(out.stdout).unwrap()),
+        Some((&cert_pem, &key_pem)),
+    );
+    let creds = Credentials::Basic {
+        username: "scanner".into(),
+        password: "s3cret".into(),
+    };
+    let ca_dir = tempfile::tempdir().unwrap();
+    let ca_file = ca_dir.path().join("ca.crt");
+    std::fs::write(&ca_file, &ca_pem).unwrap();
+    let with_ca = |credentials: Credentials, ca: CaCertificate| RegistryOptions {
+        credentials,
+        ca_certificates: vec![ca],
+        ..RegistryOptions::default()
+    };
+
+    // With the CA (as a file): push, then pull and catalog over HTTPS.
+    let client = RegistryClient::new(
+        &reg.host(),
+        with_ca(creds.clone(), CaCertificate::PemFile(ca_file.clone())),
+    )
+    .unwrap();
+    assert_eq!(client.base_url(), format!("https://{}", reg.host()));
+    client.ping().unwrap();
+    push(&client, "private/app", "v1", &img);
+    let fs = open_registry_image(
+        &format!("{}/private/app:v1", reg.host()),
+        with_ca(
+            creds.clone(),
+            CaCertificate::Pem(ca_pem.clone().into_bytes()),
+        ),
+        None,
+        &ImageOptions::default(),
+    )
+    .unwrap();
+    let sbom = catalog::catalog(&fs).unwrap();
+    assert!(sbom.packages.iter().any(|p| p.name == "musl"));
+    assert_eq!(client.catalog().unwrap(), ["private/app"]);
+
+    // Without the CA: a certificate error naming the URL, for the client and for a pull.
+    let plain = RegistryOptions {
+        credentials: creds.clone(),
+        ..RegistryOptions::default()
+    };
+    let err = RegistryClient::new(&reg.host(), plain.clone())
+        .unwrap()
+        .ping()
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, RegistryError::Certificate { .. }), "{msg}");
+    assert!(
+        msg.contains("TLS certificate not trusted")
+            && msg.contains("UnknownIssuer")
+            && msg.contains(&format!("https://{}/v2/", reg.host())),
+        "{msg}"
+    );
+    let err = open_registry_image(
+        &format!("{}/private/app:v1", reg.host()),
+        plain,
+        None,
+        &ImageOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("TLS certificate not trusted"),
+        "{err}"
+    );
+
+    // A CA that did not sign the server's certificate does not help either.
+    let (other_ca, _, _) = private_ca();
+    let err = RegistryClient::new(
+        &reg.host(),
+        with_ca(creds.clone(), CaCertificate::Pem(other_ca.into_bytes())),
+    )
+    .unwrap()
+    .ping()
+    .unwrap_err();
+    assert!(matches!(err, RegistryError::Certificate { .. }), "{err}");
+
+    // The right CA and a wrong password: a 401 naming the user.
+    let wrong = RegistryClient::new(
+        &reg.host(),
+        with_ca(
+            Credentials::Basic {
+                username: "scanner".into(),
+                password: "wrong".into(),
+            },
+            CaCertificate::PemFile(ca_file.clone()),
+        ),
+    )
+    .unwrap();
+    let err = wrong.ping().unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, RegistryError::Unauthorized { .. }), "{msg}");
+    assert!(
+        msg.contains("HTTP 401") && msg.contains("credentials refused for user \"scanner\""),
+        "{msg}"
+    );
+    let err = open_registry_image(
+        &format!("{}/private/app:v1", reg.host()),
+        with_ca(
+            Credentials::Basic {
+                username: "scanner".into(),
+                password: "wrong".into(),
+            },
+            CaCertificate::PemFile(ca_file),
+        ),
+        None,
+        &ImageOptions::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("HTTP 401"), "{err}");
+}
+
+/// CA inputs that cannot be used fail when the client is made, naming the input.
+#[test]
+fn unusable_ca_certificates_are_refused() {
+    let missing = std::path::PathBuf::from("/nonexistent/palisade/ca.crt");
+    let make = |ca: CaCertificate| {
+        RegistryClient::new(
+            "registry.example:5000",
+            RegistryOptions {
+                ca_certificates: vec![ca],
+                ..RegistryOptions::default()
+            },
+        )
+        .unwrap_err()
+    };
+    let err = make(CaCertificate::PemFile(missing));
+    assert!(matches!(err, RegistryError::CaCertificate { .. }), "{err}");
+    assert!(
+        err.to_string().contains("/nonexistent/palisade/ca.crt"),
+        "{err}"
+    );
+    let err = make(CaCertificate::Pem(b"not a certificate".to_vec()));
+    assert!(
+        err.to_string().contains("PEM bytes #1") && err.to_string().contains("no CERTIFICATE"),
+        "{err}"
+    );
+    let (_, _, key_only) = private_ca();
+    let err = make(CaCertificate::Pem(key_only.into_bytes()));
+    assert!(err.to_string().contains("no CERTIFICATE"), "{err}");
 }
