@@ -39,6 +39,9 @@ pub(crate) struct Target {
     /// Speak plain HTTP to the registry (loopback registries only).
     #[arg(long)]
     insecure_registry: bool,
+    /// Also trust this CA certificate (PEM) for the registry's TLS; repeat for several.
+    #[arg(long = "registry-ca", value_name = "FILE")]
+    registry_ca: Vec<PathBuf>,
     /// A root filesystem directory (an unpacked image or a node's `/`).
     #[arg(long, conflicts_with = "sbom", value_name = "DIR")]
     rootfs: Option<PathBuf>,
@@ -185,7 +188,12 @@ fn catalog(t: &Target, global: &GlobalArgs) -> anyhow::Result<palisade_vuln::cat
         Box::new(palisade_vuln::image::open_archive(image, options.limits)?)
     } else {
         let reference = image.to_string_lossy().into_owned();
-        Box::new(pull(&reference, t.insecure_registry, global)?)
+        Box::new(pull(
+            &reference,
+            t.insecure_registry,
+            &t.registry_ca,
+            global,
+        )?)
     };
     Ok(palisade_vuln::catalog::open_and_catalog(source, &options)?.1)
 }
@@ -194,12 +202,17 @@ fn catalog(t: &Target, global: &GlobalArgs) -> anyhow::Result<palisade_vuln::cat
 fn pull(
     reference: &str,
     insecure: bool,
+    ca: &[PathBuf],
     global: &GlobalArgs,
 ) -> anyhow::Result<palisade_vuln::registry::RegistrySource> {
     use palisade_vuln::registry;
     let parsed = registry::Reference::parse(reference)?;
     let mut opts = registry::RegistryOptions {
         insecure,
+        ca_certificates: ca
+            .iter()
+            .map(|p| registry::CaCertificate::PemFile(p.clone()))
+            .collect(),
         ..Default::default()
     };
     if let Some(cfg) = registry::docker_config_path().filter(|p| p.exists())

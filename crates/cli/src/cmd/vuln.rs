@@ -80,6 +80,9 @@ pub(crate) struct RegistryScanArgs {
     /// Speak plain HTTP (loopback registries only).
     #[arg(long)]
     insecure_registry: bool,
+    /// Also trust this CA certificate (PEM) for the registry's TLS; repeat for several.
+    #[arg(long = "registry-ca", value_name = "FILE")]
+    registry_ca: Vec<PathBuf>,
     /// Images scanned at the same time.
     #[arg(long, default_value_t = 4, value_name = "N")]
     jobs: usize,
@@ -348,6 +351,11 @@ pub(crate) fn registry_cmd(cmd: RegistryCommand, global: &GlobalArgs) -> anyhow:
     };
     let mut opts = registry::RegistryOptions {
         insecure: a.insecure_registry,
+        ca_certificates: a
+            .registry_ca
+            .iter()
+            .map(|p| registry::CaCertificate::PemFile(p.clone()))
+            .collect(),
         ..Default::default()
     };
     if let Some(cfg) = registry::docker_config_path().filter(|p| p.exists())

@@ -138,3 +138,34 @@ fn db_update_reads_an_air_gapped_mirror_directory() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("known_exploited_vulnerabilities.json"));
 }
+
+#[test]
+fn an_unreadable_registry_ca_is_named() {
+    let data = tempfile::tempdir().unwrap();
+    // a database, so that the scan gets as far as the registry
+    let advisories = tempfile::tempdir().unwrap();
+    std::fs::write(
+        advisories.path().join("A.json"),
+        crate::osv("PALISADE-TEST-A"),
+    )
+    .unwrap();
+    crate::run_ok(
+        data.path(),
+        &[],
+        &["db", "import", advisories.path().to_str().unwrap()],
+    );
+    let ca = data.path().join("missing-ca.pem");
+    let out = run(
+        data.path(),
+        &[
+            "image",
+            "scan",
+            "registry.invalid/team/app:1",
+            "--registry-ca",
+            ca.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("missing-ca.pem"), "{stderr}");
+}
