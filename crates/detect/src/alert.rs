@@ -21,7 +21,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -145,8 +145,8 @@ pub struct AlertKey<'a> {
 }
 
 impl AlertKey<'_> {
-    fn hash64(&self) -> u64 {
-        let mut h = std::hash::DefaultHasher::new();
+    fn hash64(&self, state: &impl BuildHasher) -> u64 {
+        let mut h = state.build_hasher();
         self.alert_type.hash(&mut h);
         self.cluster.hash(&mut h);
         self.resource.hash(&mut h);
@@ -192,6 +192,28 @@ impl AlertKey<'_> {
     }
 }
 
+/// The open-alert table's hasher: its keys are already [`AlertKey`] hashes, so it passes them
+/// through instead of hashing them again.
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyHashHasher(u64);
+
+impl Hasher for KeyHashHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed (`write_u64`); anything else is folded in byte-wise.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 #[derive(Debug)]
 struct Open {
     alert: Alert,
@@ -205,7 +227,9 @@ pub struct Deduper {
     opts: DedupOptions,
     /// Boxed: the table churns (one alert closes as another opens once `max_open` is
     /// reached) and rehashes now and then; moving pointers is cheaper than moving alerts.
-    open: HashMap<u64, Box<Open>>,
+    open: HashMap<u64, Box<Open>, BuildHasherDefault<KeyHashHasher>>,
+    /// Hashes alert keys; seeded per deduper, so crafted names cannot collide on purpose.
+    key_hasher: foldhash::fast::RandomState,
     /// Open alerts in opening order: (key, generation, first_seen).
     order: VecDeque<(u64, u64, i64)>,
     generation: u64,
@@ -218,7 +242,8 @@ impl Deduper {
     pub fn new(opts: DedupOptions) -> Self {
         Self {
             opts,
-            open: HashMap::new(),
+            open: HashMap::default(),
+            key_hasher: foldhash::fast::RandomState::default(),
             order: VecDeque::new(),
             generation: 0,
             watermark: i64::MIN,
@@ -245,7 +270,7 @@ impl Deduper {
         make: impl FnOnce() -> Alert,
     ) {
         self.advance(time);
-        let h = key.hash64();
+        let h = key.hash64(&self.key_hasher);
         let window = self.window_nanos();
         if let Some(o) = self.open.get_mut(&h) {
             let within = time.saturating_sub(o.alert.first_seen) <= window;

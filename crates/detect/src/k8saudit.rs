@@ -11,6 +11,9 @@
 //! `get`/`list`/`watch` event costs one metadata pass. They are parsed into a tree that
 //! borrows its strings from the input (the `jsonv` module), and request and response objects
 //! leave out `metadata.managedFields` (a pointer into it reads the whole event).
+//! Metadata strings borrow from the input unless they hold escapes (serde would copy a `Cow`
+//! inside an `Option`, so they go through a borrowing wrapper), and `user.groups` and
+//! `sourceIPs`, which several rules read, are parsed once per event, on first use.
 //!
 //! Extraction follows the plugin's Go code (`pkg/k8saudit/extract.go`): values of non-string
 //! JSON are rendered as compact JSON text, list fields walk every container/rule/volume, an
@@ -64,9 +67,26 @@ pub enum AuditEventError {
     NotAnEvent,
 }
 
+/// A string borrowed from the input unless it has escapes. Serde borrows a `Cow<str>` only
+/// when it is a field's whole type: inside an `Option` it would always copy.
+#[derive(Deserialize)]
+struct BorrowedStr<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// A JSON list of strings, each borrowed unless escaped; none when `raw` is missing or not
+/// such a list.
+fn str_list(raw: Option<&RawValue>) -> Option<Vec<Cow<'_, str>>> {
+    let v: Vec<BorrowedStr<'_>> = serde_json::from_str(raw?.get()).ok()?;
+    Some(v.into_iter().map(|s| s.0).collect())
+}
+
+/// `Option<Cow<str>>` fields, borrowed (see [`BorrowedStr`]).
+fn opt_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    Ok(Option::<BorrowedStr<'de>>::deserialize(d)?.map(|s| s.0))
+}
+
 #[derive(Debug, Deserialize)]
 struct UserInfo<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     username: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     groups: Option<&'a RawValue>,
@@ -74,13 +94,13 @@ struct UserInfo<'a> {
 
 #[derive(Debug, Deserialize)]
 struct ObjectRef<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     resource: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     namespace: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     name: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     subresource: Option<Cow<'a, str>>,
 }
 
@@ -88,25 +108,25 @@ struct ObjectRef<'a> {
 struct ResponseStatus<'a> {
     #[serde(borrow, default)]
     code: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     reason: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Deserialize)]
 struct Top<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     kind: Option<Cow<'a, str>>,
-    #[serde(rename = "apiVersion", borrow, default)]
+    #[serde(rename = "apiVersion", borrow, default, deserialize_with = "opt_str")]
     api_version: Option<Cow<'a, str>>,
-    #[serde(rename = "auditID", borrow, default)]
+    #[serde(rename = "auditID", borrow, default, deserialize_with = "opt_str")]
     audit_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     stage: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "opt_str")]
     verb: Option<Cow<'a, str>>,
-    #[serde(rename = "requestURI", borrow, default)]
+    #[serde(rename = "requestURI", borrow, default, deserialize_with = "opt_str")]
     request_uri: Option<Cow<'a, str>>,
-    #[serde(rename = "userAgent", borrow, default)]
+    #[serde(rename = "userAgent", borrow, default, deserialize_with = "opt_str")]
     user_agent: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     user: Option<UserInfo<'a>>,
@@ -125,9 +145,19 @@ struct Top<'a> {
     response_object: Option<&'a RawValue>,
     #[serde(borrow, default)]
     annotations: Option<&'a RawValue>,
-    #[serde(rename = "stageTimestamp", borrow, default)]
+    #[serde(
+        rename = "stageTimestamp",
+        borrow,
+        default,
+        deserialize_with = "opt_str"
+    )]
     stage_timestamp: Option<Cow<'a, str>>,
-    #[serde(rename = "requestReceivedTimestamp", borrow, default)]
+    #[serde(
+        rename = "requestReceivedTimestamp",
+        borrow,
+        default,
+        deserialize_with = "opt_str"
+    )]
     request_received_timestamp: Option<Cow<'a, str>>,
 }
 
@@ -149,6 +179,9 @@ pub struct K8sAuditEvent<'a> {
     response_object: OnceCell<Option<JVal<'a>>>,
     annotations: OnceCell<Option<JVal<'a>>>,
     whole: OnceCell<Option<JVal<'a>>>,
+    /// `user.groups` and `sourceIPs`, parsed on first use (several rules read them).
+    groups: OnceCell<Option<Vec<Cow<'a, str>>>>,
+    source_ips: OnceCell<Option<Vec<Cow<'a, str>>>>,
 }
 
 impl<'a> K8sAuditEvent<'a> {
@@ -204,6 +237,8 @@ impl<'a> K8sAuditEvent<'a> {
             response_object: OnceCell::new(),
             annotations: OnceCell::new(),
             whole: OnceCell::new(),
+            groups: OnceCell::new(),
+            source_ips: OnceCell::new(),
         })
     }
 
@@ -303,10 +338,23 @@ impl<'a> K8sAuditEvent<'a> {
 
     /// The client addresses (`sourceIPs`), in order.
     pub fn source_ips(&self) -> Vec<Cow<'_, str>> {
-        self.top
-            .source_ips
-            .and_then(|raw| serde_json::from_str::<Vec<Cow<'_, str>>>(raw.get()).ok())
+        self.source_ip_list()
+            .map(|v| v.iter().map(|s| Cow::Borrowed(&**s)).collect())
             .unwrap_or_default()
+    }
+
+    /// `sourceIPs`, parsed once; none when missing or not a list of strings.
+    fn source_ip_list(&self) -> Option<&[Cow<'a, str>]> {
+        self.source_ips
+            .get_or_init(|| str_list(self.top.source_ips))
+            .as_deref()
+    }
+
+    /// `user.groups`, parsed once; none when missing or not a list of strings.
+    fn group_list(&self) -> Option<&[Cow<'a, str>]> {
+        self.groups
+            .get_or_init(|| str_list(self.top.user.as_ref().and_then(|u| u.groups)))
+            .as_deref()
     }
 
     /// The HTTP response code, if any.
@@ -1206,11 +1254,8 @@ impl<'a> K8sAuditEvent<'a> {
                 .user
                 .as_ref()
                 .map_or(FieldValue::Missing, |u| opt(&u.username)),
-            Ka::UserGroups => match t.user.as_ref().and_then(|u| u.groups) {
-                Some(raw) => match serde_json::from_str::<Vec<Cow<'_, str>>>(raw.get()) {
-                    Ok(v) => FieldValue::List(v),
-                    Err(_) => FieldValue::Missing,
-                },
+            Ka::UserGroups => match self.group_list() {
+                Some(v) => FieldValue::List(v.iter().map(|s| Cow::Borrowed(&**s)).collect()),
                 None => FieldValue::Missing,
             },
             Ka::ImpUserName => t
@@ -1360,16 +1405,15 @@ impl<'a> K8sAuditEvent<'a> {
                 .as_ref()
                 .map_or(FieldValue::Missing, |r| opt(&r.reason)),
             Ka::UserAgent => opt(&t.user_agent),
-            Ka::SourceIps => match t.source_ips {
-                Some(raw) => match serde_json::from_str::<Vec<Cow<'_, str>>>(raw.get()) {
-                    Ok(mut v) => match index {
-                        Some(i) if i < v.len() => FieldValue::List(vec![v.swap_remove(i)]),
-                        Some(_) => FieldValue::Missing,
-                        None => FieldValue::List(v),
-                    },
-                    Err(_) => FieldValue::Missing,
+            Ka::SourceIps => match (self.source_ip_list(), index) {
+                (Some(v), Some(i)) => match v.get(i) {
+                    Some(s) => FieldValue::List(vec![Cow::Borrowed(&**s)]),
+                    None => FieldValue::Missing,
                 },
-                None => FieldValue::Missing,
+                (Some(v), None) => {
+                    FieldValue::List(v.iter().map(|s| Cow::Borrowed(&**s)).collect())
+                }
+                (None, _) => FieldValue::Missing,
             },
             Ka::ClusterName => match &self.cluster {
                 Some(c) => FieldValue::Str(Cow::Borrowed(c)),
@@ -1401,6 +1445,26 @@ mod tests {
     fn get(ev: &K8sAuditEvent<'_>, name: &str, arg: Option<&str>) -> String {
         let f = k8s_audit_registry().resolve(name, arg).unwrap();
         ev.field(&f).to_string()
+    }
+
+    #[test]
+    fn metadata_strings_borrow_from_the_input_unless_escaped() {
+        let ev = K8sAuditEvent::parse(
+            r#"{"auditID":"1","verb":"get","requestURI":"/api/v1/pods?a=1\u0026b=2",
+            "user":{"username":"alice"},"objectRef":{"resource":"pods","name":"p"}}"#,
+        )
+        .unwrap();
+        assert!(matches!(ev.top.verb, Some(Cow::Borrowed("get"))));
+        assert!(matches!(
+            ev.top.user.as_ref().and_then(|u| u.username.as_ref()),
+            Some(Cow::Borrowed("alice"))
+        ));
+        assert!(matches!(
+            ev.top.object_ref.as_ref().and_then(|o| o.resource.as_ref()),
+            Some(Cow::Borrowed("pods"))
+        ));
+        assert_eq!(ev.request_uri(), Some("/api/v1/pods?a=1&b=2"));
+        assert_eq!(get(&ev, "ka.verb", None), "get");
     }
 
     #[test]

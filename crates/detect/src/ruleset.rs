@@ -127,7 +127,7 @@ pub struct Match<'r> {
 struct SourceIndex {
     source: String,
     fields: Vec<FieldRef>,
-    buckets: Vec<HashMap<Box<str>, Vec<u32>>>,
+    buckets: Vec<HashMap<Box<str>, Vec<u32>, foldhash::fast::RandomState>>,
     always: Vec<u32>,
     /// By rule id: the values the rule's condition requires of the index fields other than
     /// the one it is filed under (`ka.verb in (create, update)` of a rule filed under
@@ -177,7 +177,7 @@ impl RuleSet {
                         .unwrap_or_default();
                     index.push(SourceIndex {
                         source: r.rule.source.clone(),
-                        buckets: vec![HashMap::new(); fields.len()],
+                        buckets: vec![HashMap::default(); fields.len()],
                         fields,
                         always: Vec::new(),
                         filters: vec![Box::default(); self.rules.len()],
