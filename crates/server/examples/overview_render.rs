@@ -10,7 +10,7 @@
 //! without limits) and the posture engine's findings on them, then starts the server as a
 //! child process (plain HTTP on 127.0.0.1) so its memory is measured alone. Each page is
 //! fetched once cold and then 20 times; the median is printed. `/api/v1/overview` computes
-//! the same figures without the dashboard's per-snapshot cache, for comparison. VmRSS of the
+//! the same figures from the same per-snapshot views as the dashboard. VmRSS of the
 //! server is read from `/proc` after start, after the first (cold) page and after all requests.
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "benchmark program")]
 

@@ -12,7 +12,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post, put};
-use palisade_store::{AlertFilter, AlertStatus};
+use palisade_store::{AlertCursor, AlertFilter, AlertStatus};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -194,7 +194,7 @@ async fn openapi() -> Response {
 
 async fn overview<S: Backend>(State(app): State<AppState<S>>, RawQuery(q): RawQuery) -> ApiResult {
     no_query(q)?;
-    ok(views::overview(&app.store).await?)
+    ok(views::overview(&app.store, &app.views).await?)
 }
 
 async fn list_clusters<S: Backend>(
@@ -224,7 +224,7 @@ async fn list_resources<S: Backend>(
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     let filter = query::parse::<ResourceQuery>(q.as_deref())?.into_filter()?;
-    ok(views::resources(&app.store, &filter).await?)
+    ok(views::resources(&app.store, &app.views, &filter).await?)
 }
 
 async fn list_recommendations<S: Backend>(
@@ -232,7 +232,14 @@ async fn list_recommendations<S: Backend>(
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     let filter = query::parse::<RecommendationQuery>(q.as_deref())?.into_filter()?;
-    let all = views::recommendations(&app.store, &filter).await?;
+    if filter.paged {
+        return Err(ApiError::BadRequest(
+            "limit and after page the affected resources of one recommendation: use \
+             /api/v1/recommendations/{check_id}"
+                .into(),
+        ));
+    }
+    let (all, _) = views::recommendations(&app.store, &app.views, &filter).await?;
     let total = all.len();
     ok(json!({"items": all, "total": total}))
 }
@@ -243,17 +250,32 @@ async fn get_recommendation<S: Backend>(
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     let mut filter = query::parse::<RecommendationQuery>(q.as_deref())?.into_filter()?;
-    filter.check = Some(check_id.clone());
-    match views::recommendations(&app.store, &filter)
-        .await?
-        .into_iter()
-        .next()
-    {
-        Some(r) => ok(r),
-        None => Err(ApiError::NotFound(format!(
-            "no resource fails check {check_id:?}"
-        ))),
+    if filter.check.is_some() {
+        return Err(ApiError::BadRequest(
+            "check: the path names the check already".into(),
+        ));
     }
+    filter.check = Some(check_id.clone());
+    let (found, views) = views::recommendations(&app.store, &app.views, &filter).await?;
+    let Some(recommendation) = found.into_iter().next() else {
+        return Err(ApiError::NotFound(format!(
+            "no resource fails check {check_id:?}"
+        )));
+    };
+    let (affected, next) = views::affected(
+        &app.store,
+        &views,
+        &check_id,
+        &filter,
+        filter.after,
+        filter.limit,
+    )
+    .await?;
+    ok(views::RecommendationDetail {
+        recommendation,
+        affected,
+        next: next.map(|c| c.to_string()),
+    })
 }
 
 pub(crate) fn parse_alert_id(text: &str) -> Result<i64, ApiError> {
@@ -268,7 +290,27 @@ async fn list_alerts<S: Backend>(
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     let filter: AlertFilter = query::parse::<AlertQuery>(q.as_deref())?.into_filter()?;
-    items(app.store.list_alerts(&filter).await?)
+    let (items, next) = alert_page(&app.store, filter).await?;
+    ok(json!({"items": items, "next": next.map(|c| c.to_string())}))
+}
+
+/// One page of alerts and the cursor of the next one (`None` on the last page): one more
+/// alert than asked for is read to know.
+pub(crate) async fn alert_page<S: Backend>(
+    store: &S,
+    mut filter: AlertFilter,
+) -> Result<(Vec<palisade_store::Alert>, Option<AlertCursor>), ApiError> {
+    let limit = filter.limit;
+    filter.limit = limit.saturating_add(1);
+    let mut items = store.list_alerts(&filter).await?;
+    let more = limit > 0 && items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next = if more {
+        items.last().map(AlertCursor::after)
+    } else {
+        None
+    };
+    Ok((items, next))
 }
 
 async fn get_alert<S: Backend>(
@@ -384,7 +426,7 @@ async fn get_sbom<S: Backend>(
 async fn coverage<S: Backend>(State(app): State<AppState<S>>, RawQuery(q): RawQuery) -> ApiResult {
     no_query(q)?;
     let settings = views::settings(&app.store).await?;
-    items(views::coverage(&app.store, &settings).await?)
+    items(views::coverage(&app.store, &app.views, &settings).await?)
 }
 
 async fn get_settings<S: Backend>(

@@ -5,14 +5,15 @@
 //! before anything else; readers see no write buttons and are refused (403) if they post anyway.
 //! Filters are plain GET forms, so every filtered view has a URL.
 //!
-//! Overview, recommendations and coverage read the per-snapshot views of `views::ViewCache`
-//! (one per server), so their cost does not grow with the inventory. Long lists are cut:
-//! recommendations show 50 resources per check (1000 when one check is asked for) and fold
-//! the lists unless a filter narrowed them; the inventory is paged.
+//! Overview, recommendations and coverage read the per-snapshot views the server keeps in its
+//! state (`views::ViewCache`, shared with the API), so their cost does not grow with the
+//! inventory. Long lists are cut and paged in the store with keyset cursors: recommendations
+//! show the first 50 resources per check (1000 per page, with a next-page link, when one check
+//! is asked for) and fold the lists unless a filter narrowed them; alerts and the inventory
+//! have first/next page links. A sensor token signs in to nothing: the form refuses it and
+//! every page answers 403.
 
-use std::any::Any;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use axum::Router;
 use axum::body::Body;
@@ -21,16 +22,15 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use palisade_model::Severity;
-use palisade_store::AlertStatus;
+use palisade_store::{AlertStatus, Role};
 use serde::Deserialize;
 
-use crate::api::{change_alert, parse_alert_id};
+use crate::api::{alert_page, change_alert, parse_alert_id};
 use crate::auth::{self, Principal, SESSION_COOKIE};
 use crate::error::{ApiError, current_request_id};
 use crate::html::{self, esc, link, url_part};
 use crate::query::{self, AlertQuery, NoQuery, RecommendationQuery, ResourceQuery};
-use crate::views::ViewCache;
-use crate::{App, AppState, Backend, read_body, views};
+use crate::{AppState, Backend, read_body, views};
 
 /// The dashboard's routes.
 pub(crate) fn routes<S: Backend>() -> Router<AppState<S>> {
@@ -97,39 +97,23 @@ pub(crate) fn not_found_page() -> Response {
     PageError::Api(ApiError::NotFound("There is no such page.".into())).into_response()
 }
 
-/// Per-server caches of derived snapshot views, found by the server's shared state (which
-/// `lib.rs` owns: a `ViewCache` field there would replace this table). An entry lives as long
-/// as its server: a dead server's entry is dropped, so a new server at the same address never
-/// sees it.
-type CacheTable = Vec<(Weak<dyn Any + Send + Sync>, Arc<ViewCache>)>;
-static CACHES: Mutex<CacheTable> = Mutex::new(Vec::new());
-
-/// The snapshot view cache of this server.
-fn cache_of<S: Backend>(app: &AppState<S>) -> Arc<ViewCache> {
-    let key = Arc::as_ptr(app).cast::<()>();
-    let mut table = CACHES.lock().unwrap_or_else(PoisonError::into_inner);
-    table.retain(|(server, _)| server.strong_count() > 0);
-    if let Some((_, cache)) = table
-        .iter()
-        .find(|(server, _)| std::ptr::eq(server.as_ptr().cast::<()>(), key))
-    {
-        return Arc::clone(cache);
-    }
-    let weak: Weak<App<S>> = Arc::downgrade(app);
-    let weak: Weak<dyn Any + Send + Sync> = weak;
-    let cache = Arc::new(ViewCache::default());
-    table.push((weak, Arc::clone(&cache)));
-    cache
-}
-
+/// The signed-in principal; a sensor token (which only posts events) sees no page.
 async fn session<S: Backend>(
     app: &AppState<S>,
     headers: &HeaderMap,
 ) -> Result<Principal, PageError> {
-    auth::authenticate(&app.store, headers)
+    let who = auth::authenticate(&app.store, headers)
         .await?
-        .ok_or(PageError::SignIn)
+        .ok_or(PageError::SignIn)?;
+    if who.token.role == Role::Sensor {
+        return Err(ApiError::Forbidden(SENSOR_REFUSED.into()).into());
+    }
+    Ok(who)
 }
+
+/// Why a sensor token cannot use the dashboard.
+const SENSOR_REFUSED: &str = "A sensor token only posts events and cannot use the dashboard: \
+     sign in with a reader or admin token.";
 
 fn page(title: &str, current: &str, who: &Principal, body: &str) -> PageResult {
     Ok(Html(html::page(title, current, Some(who), body)).into_response())
@@ -178,12 +162,22 @@ async fn login<S: Backend>(State(app): State<AppState<S>>, body: Body) -> PageRe
     if let Ok(v) = HeaderValue::from_str(&format!("Bearer {token}")) {
         headers.insert(header::AUTHORIZATION, v);
     }
-    if auth::authenticate(&app.store, &headers).await?.is_none() {
-        return Ok((
-            StatusCode::UNAUTHORIZED,
-            Html(login_page(Some("This token is not valid."))),
-        )
-            .into_response());
+    match auth::authenticate(&app.store, &headers).await? {
+        None => {
+            return Ok((
+                StatusCode::UNAUTHORIZED,
+                Html(login_page(Some("This token is not valid."))),
+            )
+                .into_response());
+        }
+        Some(who) if who.token.role == Role::Sensor => {
+            return Ok((
+                StatusCode::FORBIDDEN,
+                Html(login_page(Some(SENSOR_REFUSED))),
+            )
+                .into_response());
+        }
+        Some(_) => {}
     }
     let cookie = format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=43200"
@@ -213,7 +207,7 @@ async fn logout() -> Response {
 
 async fn overview<S: Backend>(State(app): State<AppState<S>>, headers: HeaderMap) -> PageResult {
     let who = session(&app, &headers).await?;
-    let o = views::overview_with(&app.store, Some(&cache_of(&app))).await?;
+    let o = views::overview(&app.store, &app.views).await?;
     let order: Vec<&str> = Severity::ALL.iter().rev().map(|s| s.as_str()).collect();
     let bars = |m: &views::BySeverity| -> Vec<(&str, u64)> {
         order
@@ -275,7 +269,7 @@ async fn alerts<S: Backend>(
 ) -> PageResult {
     let who = session(&app, &headers).await?;
     let filter = query::parse::<AlertQuery>(q.as_deref())?.into_filter()?;
-    let list = app.store.list_alerts(&filter).await?;
+    let (list, next) = alert_page(&app.store, filter.clone()).await?;
     let statuses: Vec<&str> = AlertStatus::ALL.iter().map(|s| s.as_str()).collect();
     let severities: Vec<&str> = Severity::ALL.iter().rev().map(|s| s.as_str()).collect();
     let mut body = format!(
@@ -295,11 +289,16 @@ async fn alerts<S: Backend>(
     } else {
         let _ = write!(
             body,
-            "<div class=\"scroll\"><table><caption>{} alerts, most recent first</caption><thead><tr>\
+            "<div class=\"scroll\"><table><caption>{} alerts, most recent first{}</caption><thead><tr>\
              <th scope=\"col\">Severity</th><th scope=\"col\">Alert</th><th scope=\"col\">Resource</th>\
              <th scope=\"col\">User</th><th scope=\"col\">Count</th><th scope=\"col\">Last seen</th>\
              <th scope=\"col\">Status</th></tr></thead><tbody>",
-            list.len()
+            list.len(),
+            if filter.after.is_some() {
+                " (continued)"
+            } else {
+                ""
+            }
         );
         for a in &list {
             let _ = write!(
@@ -319,6 +318,25 @@ async fn alerts<S: Backend>(
         }
         body.push_str("</tbody></table></div>");
     }
+    let limit = filter.limit.to_string();
+    let pager = |after: Option<&str>| {
+        link(
+            "/alerts",
+            &[
+                ("status", filter.status.map(AlertStatus::as_str)),
+                ("severity", filter.severity.map(Severity::as_str)),
+                ("type", filter.alert_type.as_deref()),
+                ("cluster", filter.cluster.as_deref()),
+                ("limit", Some(limit.as_str()).filter(|l| *l != "1000")),
+                ("after", after),
+            ],
+        )
+    };
+    pages_nav(
+        &mut body,
+        filter.after.is_some().then(|| pager(None)),
+        next.map(|c| pager(Some(&c.to_string()))),
+    );
     page("Security alerts", "/alerts", &who, &body)
 }
 
@@ -475,8 +493,8 @@ async fn resolve<S: Backend>(
 
 /// Rows shown per recommendation before the list is cut (the filters narrow it down), and
 /// when one check is asked for.
-const AFFECTED_ROWS: usize = 50;
-const AFFECTED_ROWS_ONE_CHECK: usize = 1000;
+const AFFECTED_ROWS: u32 = 50;
+const AFFECTED_ROWS_ONE_CHECK: u32 = 1000;
 
 async fn recommendations<S: Backend>(
     State(app): State<AppState<S>>,
@@ -485,11 +503,15 @@ async fn recommendations<S: Backend>(
 ) -> PageResult {
     let who = session(&app, &headers).await?;
     let filter = query::parse::<RecommendationQuery>(q.as_deref())?.into_filter()?;
-    let cache = cache_of(&app);
-    let views = views::latest_views(&app.store, Some(&cache), filter.cluster.as_deref()).await?;
-    let recs = views::recommendation_refs(&views, &filter);
+    if filter.paged && filter.check.is_none() {
+        return Err(ApiError::BadRequest(
+            "limit and after page the affected resources of one check: add check=<id>".into(),
+        )
+        .into());
+    }
+    let (recs, views) = views::recommendations(&app.store, &app.views, &filter).await?;
     let cap = if filter.check.is_some() {
-        AFFECTED_ROWS_ONE_CHECK
+        filter.limit.min(AFFECTED_ROWS_ONE_CHECK)
     } else {
         AFFECTED_ROWS
     };
@@ -523,10 +545,10 @@ async fn recommendations<S: Backend>(
             let _ = write!(
                 body,
                 "<tr><td>{}</td><th scope=\"row\"><a href=\"#rec-{}\">{}</a></th><td class=\"num\">{}</td></tr>",
-                html::severity(r.check.severity),
-                esc(&url_part(&r.check.check_id)),
-                esc(&r.check.title),
-                r.affected.len()
+                html::severity(r.severity),
+                esc(&url_part(&r.check_id)),
+                esc(&r.title),
+                r.affected_count
             );
         }
         body.push_str("</tbody></table></div>");
@@ -541,15 +563,17 @@ async fn recommendations<S: Backend>(
     } else {
         ""
     };
-    for r in &recs {
-        let c = r.check;
-        let n = r.affected.len();
+    for c in &recs {
+        let n = c.affected_count;
+        let (rows, next) =
+            views::affected(&app.store, &views, &c.check_id, &filter, filter.after, cap).await?;
+        let shown = u64::try_from(rows.len()).unwrap_or(u64::MAX);
         let _ = write!(
             body,
             "<section class=\"rec\" aria-labelledby=\"rec-{id}\"><h2 id=\"rec-{id}\">{sev} {title}</h2>\
              <p class=\"muted\">Check <code>{cid}</code>{mitre} · {n} affected</p><p>{fix}</p>\
              <details{open}><summary>Affected resources ({n})</summary>\
-             <div class=\"scroll\"><table><caption>Resources failing {title}{shown}</caption><thead><tr>\
+             <div class=\"scroll\"><table><caption>Resources failing {title}{part}</caption><thead><tr>\
              <th scope=\"col\">Resource</th><th scope=\"col\">Cluster</th><th scope=\"col\">Container</th>\
              <th scope=\"col\">Finding</th></tr></thead><tbody>",
             id = esc(&url_part(&c.check_id)),
@@ -562,53 +586,82 @@ async fn recommendations<S: Backend>(
                 format!(" · MITRE {}", esc(&c.mitre.join(", ")))
             },
             fix = esc(&c.remediation),
-            shown = if n > cap {
-                format!(" (first {cap} of {n})")
+            part = if filter.after.is_some() {
+                format!(" (next {shown})")
+            } else if shown < n {
+                format!(" (first {shown} of {n})")
             } else {
                 String::new()
             },
         );
-        for (cluster, a) in r.affected.iter().take(cap) {
+        for a in &rows {
             let _ = write!(
                 body,
                 "<tr><th scope=\"row\" class=\"name\">{}</th><td>{}</td><td>{}</td><td>{}<br><code>{}</code></td></tr>",
                 esc(&a.resource.to_string()),
-                esc(&cluster.name),
+                esc(&a.cluster_name),
                 esc(a.container.as_deref().unwrap_or("—")),
                 esc(&a.message),
                 esc(&a.evidence),
             );
         }
         body.push_str("</tbody></table></div>");
-        if n > cap {
+        if let Some(next) = next {
+            let next = next.to_string();
+            let cap_text = cap.to_string();
             let params = [
                 ("check", Some(c.check_id.as_str())),
                 ("cluster", filter.cluster.as_deref()),
                 ("resource", filter.resource.as_deref()),
                 ("namespace", filter.namespace.as_deref()),
             ];
-            let (href, what) = if filter.check.is_none() {
-                (
-                    html::link("/recommendations", &params),
-                    "show this check alone",
-                )
+            if filter.check.is_none() {
+                let _ = write!(
+                    body,
+                    "<p class=\"muted\">{} more resources fail this check: \
+                     <a href=\"{}\">show this check alone</a> or narrow the filters.</p>",
+                    n.saturating_sub(shown),
+                    esc(&html::link("/recommendations", &params)),
+                );
             } else {
-                (
-                    html::link("/api/v1/recommendations", &params),
-                    "download the full list (JSON)",
-                )
-            };
-            let _ = write!(
-                body,
-                "<p class=\"muted\">{} more resources fail this check: \
-                 <a href=\"{}\">{what}</a> or narrow the filters.</p>",
-                n - cap,
-                esc(&href),
-            );
+                let mut more = params.to_vec();
+                more.push(("limit", Some(cap_text.as_str())));
+                more.push(("after", Some(next.as_str())));
+                let _ = write!(
+                    body,
+                    "<nav class=\"pages\" aria-label=\"Pages\"><a href=\"{}\" rel=\"next\">Next {cap} resources</a></nav>",
+                    esc(&html::link("/recommendations", &more)),
+                );
+            }
         }
         body.push_str("</details></section>");
     }
     page("Recommendations", "/recommendations", &who, &body)
+}
+
+/// The navigation between pages of a keyset-paged list: back to the first page (when not on
+/// it) and on to the next (when there is one).
+fn pages_nav(body: &mut String, first: Option<String>, next: Option<String>) {
+    let mut pages = Vec::new();
+    if let Some(href) = first {
+        pages.push(format!(
+            "<a href=\"{}\" rel=\"first\">First page</a>",
+            esc(&href)
+        ));
+    }
+    if let Some(href) = next {
+        pages.push(format!(
+            "<a href=\"{}\" rel=\"next\">Next page</a>",
+            esc(&href)
+        ));
+    }
+    if !pages.is_empty() {
+        let _ = write!(
+            body,
+            "<nav class=\"pages\" aria-label=\"Pages\">{}</nav>",
+            pages.join(" ")
+        );
+    }
 }
 
 async fn inventory<S: Backend>(
@@ -618,7 +671,7 @@ async fn inventory<S: Backend>(
 ) -> PageResult {
     let who = session(&app, &headers).await?;
     let filter = query::parse::<ResourceQuery>(q.as_deref())?.into_filter()?;
-    let found = views::resources(&app.store, &filter).await?;
+    let found = views::resources(&app.store, &app.views, &filter).await?;
     let field = |id: &str, label: &str, v: Option<&str>| {
         format!(
             "<label for=\"f-{id}\">{label}<input id=\"f-{id}\" name=\"{id}\" value=\"{}\"></label>",
@@ -654,15 +707,18 @@ async fn inventory<S: Backend>(
         });
         return page("Inventory", "/inventory", &who, &body);
     }
-    let first = usize::try_from(filter.offset).unwrap_or(usize::MAX);
     let _ = write!(
         body,
-        "<div class=\"scroll\"><table><caption>Resources {} to {} of {}</caption><thead><tr><th scope=\"col\">Kind</th>\
+        "<div class=\"scroll\"><table><caption>{} of {} resources{}</caption><thead><tr><th scope=\"col\">Kind</th>\
          <th scope=\"col\">Namespace</th><th scope=\"col\">Name</th><th scope=\"col\">Cluster</th>\
          <th scope=\"col\">Images</th><th scope=\"col\">Findings</th></tr></thead><tbody>",
-        first.saturating_add(1),
-        first.saturating_add(found.items.len()),
-        found.total
+        found.items.len(),
+        found.total,
+        if filter.after.is_some() {
+            " (continued)"
+        } else {
+            ""
+        }
     );
     for r in &found.items {
         let resource = format!(
@@ -702,8 +758,7 @@ async fn inventory<S: Backend>(
     }
     body.push_str("</tbody></table></div>");
     let limit = filter.limit.to_string();
-    let pager = |offset: u32| {
-        let offset = offset.to_string();
+    let pager = |after: Option<&str>| {
         link(
             "/inventory",
             &[
@@ -714,30 +769,15 @@ async fn inventory<S: Backend>(
                 ("label", filter.label_text.as_deref()),
                 ("image", filter.image.as_deref()),
                 ("limit", Some(limit.as_str())),
-                ("offset", Some(offset.as_str()).filter(|o| *o != "0")),
+                ("after", after),
             ],
         )
     };
-    let mut pages = Vec::new();
-    if filter.offset > 0 {
-        pages.push(format!(
-            "<a href=\"{}\" rel=\"prev\">Previous page</a>",
-            esc(&pager(filter.offset.saturating_sub(filter.limit)))
-        ));
-    }
-    if first.saturating_add(found.items.len()) < found.total {
-        pages.push(format!(
-            "<a href=\"{}\" rel=\"next\">Next page</a>",
-            esc(&pager(filter.offset.saturating_add(filter.limit)))
-        ));
-    }
-    if !pages.is_empty() {
-        let _ = write!(
-            body,
-            "<nav class=\"pages\" aria-label=\"Pages\">{}</nav>",
-            pages.join(" ")
-        );
-    }
+    pages_nav(
+        &mut body,
+        filter.after.is_some().then(|| pager(None)),
+        found.next.as_deref().map(|c| pager(Some(c))),
+    );
     page("Inventory", "/inventory", &who, &body)
 }
 
@@ -968,7 +1008,7 @@ async fn coverage<S: Backend>(
     let who = session(&app, &headers).await?;
     query::parse::<NoQuery>(q.as_deref())?;
     let settings = views::settings(&app.store).await?;
-    let items = views::coverage_with(&app.store, Some(&cache_of(&app)), &settings).await?;
+    let items = views::coverage(&app.store, &app.views, &settings).await?;
     let mut body = String::from(
         "<div class=\"scroll\"><table><caption>Protection of every cluster</caption><thead><tr>\
          <th scope=\"col\">Item</th><th scope=\"col\">Status</th><th scope=\"col\">Last seen</th>\

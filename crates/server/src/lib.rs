@@ -18,6 +18,11 @@
 //!   dashboard forms carry a per-session CSRF token on top of a SameSite=Strict cookie; every
 //!   HTML value goes through one escaper (module `html`); strict security headers (CSP without
 //!   scripts) on every response.
+//! - **Lists stay cheap at scale**: the per-snapshot views (counts by check and severity,
+//!   component state) live in the shared state and serve the overview, coverage and
+//!   recommendation lists of both the API and the dashboard; long lists (alerts, affected
+//!   resources, inventory) are paged in SQL with keyset cursors (`after`/`next`), so a deep
+//!   page costs what the first one does (figures in `docs/sizing.md`).
 //! - **Connections** are served by hyper's HTTP/1.1 server over tokio-rustls directly (axum's
 //!   own `serve` has no TLS): each connection gets its TLS handshake in its own task with a
 //!   timeout, so a slow client cannot stall accepting, and shutdown drains open connections
@@ -169,6 +174,8 @@ pub(crate) struct App<S> {
     pub(crate) tls: bool,
     /// The audit webhook receiver, when enabled.
     pub(crate) audit: Option<AuditReceiver>,
+    /// Derived views of each cluster's latest snapshot, shared by the API and the dashboard.
+    pub(crate) views: views::ViewCache,
 }
 
 /// Handler state.
@@ -210,6 +217,7 @@ impl<S: Backend> Server<S> {
             metrics: metrics::Metrics::default(),
             tls: tls.is_some(),
             audit: None,
+            views: views::ViewCache::default(),
         });
         Ok(Server {
             app,

@@ -123,7 +123,7 @@ pub(crate) async fn render<S: Backend>(app: &AppState<S>) -> Result<String, ApiE
         "# HELP palisade_findings Posture findings in the latest snapshot of every cluster, by severity.\n\
          # TYPE palisade_findings gauge"
     );
-    for (severity, n) in views::findings_by_severity(&app.store).await? {
+    for (severity, n) in views::findings_by_severity(&app.store, &app.views).await? {
         let _ = writeln!(out, "palisade_findings{{severity=\"{severity}\"}} {n}");
     }
     let _ = writeln!(

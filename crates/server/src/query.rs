@@ -3,11 +3,12 @@
 //! non-numeric limit is a 400 with a message naming the parameter, never silently ignored.
 
 use palisade_model::Severity;
-use palisade_store::{AlertFilter, AlertStatus};
+use palisade_store::{AlertCursor, AlertFilter, AlertStatus};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::views::ListCursor;
 
 /// Largest page a list endpoint returns.
 pub(crate) const MAX_LIMIT: u32 = 1000;
@@ -53,7 +54,12 @@ pub(crate) struct AlertQuery {
     alert_type: Option<String>,
     cluster: Option<String>,
     limit: Option<u32>,
-    offset: Option<u32>,
+    after: Option<String>,
+}
+
+/// A list cursor parameter (`after`), absent when empty.
+fn cursor(v: Option<String>) -> Result<Option<ListCursor>, ApiError> {
+    present(v).map(|c| c.parse::<ListCursor>()).transpose()
 }
 
 impl AlertQuery {
@@ -69,23 +75,17 @@ impl AlertQuery {
             alert_type: present(self.alert_type),
             cluster: present(self.cluster),
             limit: limit(self.limit)?,
-            offset: self.offset.unwrap_or(0),
+            after: present(self.after)
+                .map(|c| {
+                    c.parse::<AlertCursor>()
+                        .map_err(|e| ApiError::BadRequest(format!("after: {e}")))
+                })
+                .transpose()?,
         })
     }
 }
 
-/// One requirement of a label selector.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum LabelRequirement {
-    /// `key=value` (or `key==value`).
-    Equals(String, String),
-    /// `key!=value` (also true when the label is absent, as in Kubernetes).
-    NotEquals(String, String),
-    /// `key`.
-    Exists(String),
-    /// `!key`.
-    Absent(String),
-}
+pub(crate) use palisade_store::LabelRequirement;
 
 /// An equality-based label selector, as `kubectl -l` takes it: requirements joined by commas.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -138,17 +138,6 @@ impl LabelSelector {
         }
         Ok(LabelSelector(out))
     }
-
-    /// Whether `labels` (a JSON object, or null) satisfies every requirement.
-    pub(crate) fn matches(&self, labels: &serde_json::Value) -> bool {
-        let get = |k: &str| labels.get(k).and_then(serde_json::Value::as_str);
-        self.0.iter().all(|r| match r {
-            LabelRequirement::Equals(k, v) => get(k) == Some(v.as_str()),
-            LabelRequirement::NotEquals(k, v) => get(k) != Some(v.as_str()),
-            LabelRequirement::Exists(k) => labels.get(k).is_some(),
-            LabelRequirement::Absent(k) => labels.get(k).is_none(),
-        })
-    }
 }
 
 /// `GET /resources` parameters.
@@ -162,7 +151,7 @@ pub(crate) struct ResourceQuery {
     image: Option<String>,
     name: Option<String>,
     limit: Option<u32>,
-    offset: Option<u32>,
+    after: Option<String>,
 }
 
 /// A validated inventory filter.
@@ -182,8 +171,8 @@ pub(crate) struct ResourceFilter {
     pub(crate) name: Option<String>,
     /// Page size.
     pub(crate) limit: u32,
-    /// Page start.
-    pub(crate) offset: u32,
+    /// Where the page starts (the previous page's `next`).
+    pub(crate) after: Option<ListCursor>,
     /// The label selector as given (for forms).
     pub(crate) label_text: Option<String>,
 }
@@ -202,7 +191,7 @@ impl ResourceQuery {
             image: present(self.image),
             name: present(self.name),
             limit: limit(self.limit)?,
-            offset: self.offset.unwrap_or(0),
+            after: cursor(self.after)?,
             label_text,
         })
     }
@@ -217,6 +206,8 @@ pub(crate) struct RecommendationQuery {
     namespace: Option<String>,
     resource: Option<String>,
     check: Option<String>,
+    limit: Option<u32>,
+    after: Option<String>,
 }
 
 /// A validated recommendation filter.
@@ -232,6 +223,12 @@ pub(crate) struct RecommendationFilter {
     pub(crate) resource: Option<String>,
     /// Exact check id.
     pub(crate) check: Option<String>,
+    /// Affected resources per page.
+    pub(crate) limit: u32,
+    /// Where the page of affected resources starts (the previous page's `next`).
+    pub(crate) after: Option<ListCursor>,
+    /// Whether `limit` or `after` was given (they page one check's affected resources).
+    pub(crate) paged: bool,
 }
 
 impl RecommendationQuery {
@@ -250,6 +247,9 @@ impl RecommendationQuery {
             namespace: present(self.namespace),
             resource,
             check: present(self.check),
+            paged: self.limit.is_some() || present(self.after.clone()).is_some(),
+            limit: limit(self.limit)?,
+            after: cursor(self.after)?,
         })
     }
 }
@@ -262,17 +262,22 @@ pub(crate) struct NoQuery {}
 #[cfg(test)]
 mod tests {
     #![expect(clippy::unwrap_used, reason = "tests")]
-    use serde_json::json;
 
     use super::*;
 
     #[test]
-    fn label_selectors_parse_and_match_like_kubectl() {
-        let s = LabelSelector::parse("app=web, tier!=db,canary,!legacy").unwrap();
-        assert!(s.matches(&json!({"app": "web", "canary": "yes"})));
-        assert!(!s.matches(&json!({"app": "web", "canary": "", "tier": "db"})));
-        assert!(!s.matches(&json!({"app": "web", "canary": "", "legacy": "1"})));
-        assert!(!s.matches(&json!(null)));
+    fn label_selectors_parse_like_kubectl() {
+        let s = LabelSelector::parse("app=web, tier!=db,canary,!legacy,x==y").unwrap();
+        assert_eq!(
+            s.0,
+            vec![
+                LabelRequirement::Equals("app".into(), "web".into()),
+                LabelRequirement::NotEquals("tier".into(), "db".into()),
+                LabelRequirement::Exists("canary".into()),
+                LabelRequirement::Absent("legacy".into()),
+                LabelRequirement::Equals("x".into(), "y".into()),
+            ]
+        );
         assert!(LabelSelector::parse("app=we b").is_err());
         assert!(LabelSelector::parse("=web").is_err());
         assert!(LabelSelector::parse("app=web,").is_err());
@@ -290,6 +295,10 @@ mod tests {
             (Some(AlertStatus::Active), Some(Severity::High), 5)
         );
         assert!(parse::<AlertQuery>(Some("limit=many")).is_err());
+        let q: AlertQuery = parse(Some("after=nonsense")).unwrap();
+        assert!(q.into_filter().is_err());
+        let q: ResourceQuery = parse(Some("after=3.x")).unwrap();
+        assert!(q.into_filter().is_err());
         let q: AlertQuery = parse(Some("limit=100000")).unwrap();
         assert!(q.into_filter().is_err());
         let q: ResourceQuery = parse(Some("label=a%3Db&kind=")).unwrap();

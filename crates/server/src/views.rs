@@ -3,22 +3,32 @@
 //! overview counts. Both front ends call these functions, so a page and its API route always
 //! agree.
 //!
-//! The latest snapshot of a cluster is turned once into a [`SnapshotView`]: its findings
-//! grouped by check (with the lower-case resource text the filter searches) and the state of
-//! the palisade components found among its objects; the objects are not kept. The dashboard
-//! keeps these views in a [`ViewCache`] keyed by cluster and checked against the id of the
-//! cluster's latest snapshot at each request (two small queries), so a new snapshot replaces
-//! the view on the next page and a page never rescans a 100k-object snapshot. The API
-//! functions without `_with` build the views per request (they have no cache to hand).
-//! The inventory still reads the snapshot's objects per request: it needs labels and images
-//! of every object, which would double the cache.
+//! Nothing here loads a whole snapshot. The latest snapshot of each cluster is summarised once
+//! into a [`SnapshotView`]: the store's per-snapshot count of findings by check (aggregated in
+//! SQL when the snapshot was saved), the remediation and MITRE techniques of each check (one
+//! finding read per check) and the state of the palisade components (the DaemonSets and
+//! webhook configurations of the snapshot, read by kind). The server keeps these views in its
+//! [`ViewCache`] (a field of the shared state), keyed by cluster and checked against the id of
+//! the cluster's latest snapshot at each request (two small queries), so a new snapshot
+//! replaces the view on the next request and a view costs a few kilobytes whatever the size
+//! of the snapshot. The overview, coverage and unfiltered recommendation lists are answered
+//! from the views alone.
+//!
+//! Lists that can be long are paged in SQL with keyset cursors: the affected resources of a
+//! check (the store's `findings_page`), filtered recommendation counts
+//! (`recommendations_matching`) and the inventory (`objects_page`, whose filters — namespace,
+//! kind, name, label selector, image — are answered from columns of the object rows). A list
+//! over several clusters walks their latest snapshots in id order; its cursor ([`ListCursor`])
+//! names the snapshot and the position in it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use palisade_inventory::Object;
-use palisade_model::{Finding, ResourceRef, Severity};
-use palisade_store::{AlertStatus, ClusterRecord, SnapshotInfo};
+use palisade_model::{ResourceRef, Severity};
+use palisade_store::{
+    AlertStatus, ClusterRecord, FindingFilter, ObjectCursor, ObjectFilter, SnapshotId, SnapshotInfo,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -61,39 +71,95 @@ fn cluster_matches(c: &ClusterRecord, wanted: Option<&str>) -> bool {
     wanted.is_none_or(|w| c.id == w || c.name == w)
 }
 
-/// The latest snapshot's objects and findings of each cluster (optionally one cluster).
-pub(crate) struct Latest {
-    pub(crate) cluster: ClusterRecord,
-    pub(crate) objects: Vec<Object>,
-    pub(crate) findings: Vec<Finding>,
+/// Where the next page of a list over several snapshots starts: in this snapshot, after this
+/// position (`None`: from its start). Text form `<snapshot>` or `<snapshot>.<position>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ListCursor {
+    pub(crate) snapshot: i64,
+    pub(crate) after: Option<i64>,
 }
 
-async fn latest<S: Backend>(
-    store: &S,
-    cluster: Option<&str>,
-    with_objects: bool,
-) -> Result<Vec<Latest>, ApiError> {
-    let mut out = Vec::new();
-    for c in store.list_clusters().await? {
-        if !cluster_matches(&c, cluster) {
-            continue;
+impl std::fmt::Display for ListCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.after {
+            Some(p) => write!(f, "{}.{p}", self.snapshot),
+            None => write!(f, "{}", self.snapshot),
         }
-        let Some(snapshot) = store.latest_snapshots(&c.id, 1).await?.into_iter().next() else {
-            continue;
-        };
-        let objects = if with_objects {
-            store.load_snapshot_objects(snapshot.id).await?
-        } else {
-            Vec::new()
-        };
-        let findings = store.load_findings(snapshot.id).await?;
-        out.push(Latest {
-            cluster: c,
-            objects,
-            findings,
-        });
     }
-    Ok(out)
+}
+
+impl std::str::FromStr for ListCursor {
+    type Err = ApiError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || {
+            ApiError::BadRequest(format!(
+                "after: invalid cursor {s:?} (pass the previous page's next)"
+            ))
+        };
+        let (snapshot, after) = match s.split_once('.') {
+            Some((a, b)) => (a, Some(b.parse::<i64>().map_err(|_| bad())?)),
+            None => (s, None),
+        };
+        Ok(ListCursor {
+            snapshot: snapshot.parse().map_err(|_| bad())?,
+            after,
+        })
+    }
+}
+
+/// One page of a list over the snapshots `ids` (ascending), starting at `from`: `fetch(id,
+/// after, n)` gives up to `n` items of one snapshot after a position and the position to go
+/// on from when that snapshot has more. The next cursor is `None` only when nothing follows.
+async fn page_across<T, F, Fut>(
+    ids: &[SnapshotId],
+    from: Option<ListCursor>,
+    limit: u32,
+    mut fetch: F,
+) -> Result<(Vec<T>, Option<ListCursor>), ApiError>
+where
+    F: FnMut(SnapshotId, Option<i64>, u32) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<i64>), ApiError>>,
+{
+    let limit = limit.max(1);
+    let mut out: Vec<T> = Vec::new();
+    let rest: Vec<SnapshotId> = ids
+        .iter()
+        .copied()
+        .filter(|id| from.is_none_or(|c| id.0 >= c.snapshot))
+        .collect();
+    for (i, id) in rest.iter().enumerate() {
+        let after = from.filter(|c| c.snapshot == id.0).and_then(|c| c.after);
+        let need = limit.saturating_sub(u32::try_from(out.len()).unwrap_or(u32::MAX));
+        let (items, more) = fetch(*id, after, need).await?;
+        out.extend(items);
+        if let Some(p) = more {
+            return Ok((
+                out,
+                Some(ListCursor {
+                    snapshot: id.0,
+                    after: Some(p),
+                }),
+            ));
+        }
+        if out.len() >= limit as usize {
+            // full at the end of a snapshot: a next page only if a later one has a match
+            for later in rest.iter().skip(i + 1) {
+                let (probe, _) = fetch(*later, None, 1).await?;
+                if !probe.is_empty() {
+                    return Ok((
+                        out,
+                        Some(ListCursor {
+                            snapshot: later.0,
+                            after: None,
+                        }),
+                    ));
+                }
+            }
+            return Ok((out, None));
+        }
+    }
+    Ok((out, None))
 }
 
 /// One inventory resource.
@@ -105,91 +171,86 @@ pub(crate) struct ResourceView {
     pub(crate) kind: String,
     pub(crate) namespace: Option<String>,
     pub(crate) name: String,
-    pub(crate) labels: Value,
+    pub(crate) labels: BTreeMap<String, String>,
     pub(crate) images: Vec<String>,
     pub(crate) findings: u64,
 }
 
-/// A page of results and the number of matches before paging.
+/// A page of results, the number of matches before paging and the cursor of the next page.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Page<T> {
     pub(crate) items: Vec<T>,
-    pub(crate) total: usize,
+    pub(crate) total: u64,
+    pub(crate) next: Option<String>,
 }
 
-fn images_of(o: &Object) -> Vec<String> {
-    let mut images: Vec<String> = o
-        .pod_template()
-        .map(|t| {
-            t.containers()
-                .filter_map(|c| c.value.get("image").and_then(Value::as_str))
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    images.dedup();
-    images
+/// The latest views in snapshot id order (the order of lists over several clusters).
+fn by_snapshot(views: &[Arc<SnapshotView>]) -> Vec<Arc<SnapshotView>> {
+    let mut v = views.to_vec();
+    v.sort_by_key(|v| v.snapshot.id);
+    v
 }
 
-/// Inventory resources of the latest snapshots, filtered and paged.
+/// Inventory resources of the latest snapshots, filtered and paged in the store.
 pub(crate) async fn resources<S: Backend>(
     store: &S,
+    cache: &ViewCache,
     filter: &ResourceFilter,
 ) -> Result<Page<ResourceView>, ApiError> {
-    let mut matched = Vec::new();
-    for l in latest(store, filter.cluster.as_deref(), true).await? {
-        let mut finding_counts: BTreeMap<&ResourceRef, u64> = BTreeMap::new();
-        for f in &l.findings {
-            *finding_counts.entry(&f.resource).or_default() += 1;
-        }
-        for o in &l.objects {
-            let r = &o.resource;
-            if filter
-                .namespace
-                .as_deref()
-                .is_some_and(|ns| r.namespace.as_deref() != Some(ns))
-                || filter
-                    .kind
-                    .as_deref()
-                    .is_some_and(|k| !r.kind.eq_ignore_ascii_case(k))
-                || filter.name.as_deref().is_some_and(|n| !r.name.contains(n))
-                || !filter.labels.matches(o.labels())
-            {
-                continue;
-            }
-            let images = images_of(o);
-            if let Some(wanted) = &filter.image
-                && !images.iter().any(|i| i.contains(wanted.as_str()))
-            {
-                continue;
-            }
-            matched.push(ResourceView {
-                cluster: l.cluster.id.clone(),
-                cluster_name: l.cluster.name.clone(),
-                api_version: r.api_version.clone(),
-                kind: r.kind.clone(),
-                namespace: r.namespace.clone(),
-                name: r.name.clone(),
-                labels: match o.labels() {
-                    Value::Object(m) => Value::Object(m.clone()),
-                    _ => Value::Object(serde_json::Map::new()),
-                },
-                images,
-                findings: finding_counts.get(r).copied().unwrap_or(0),
-            });
-        }
+    let views = by_snapshot(&latest_views(store, cache, filter.cluster.as_deref()).await?);
+    let of = ObjectFilter {
+        namespace: filter.namespace.clone(),
+        kind: filter.kind.clone(),
+        name_contains: filter.name.clone(),
+        labels: filter.labels.0.clone(),
+        image_contains: filter.image.clone(),
+    };
+    let unfiltered = of == ObjectFilter::default();
+    let mut total = 0;
+    for v in &views {
+        total += if unfiltered {
+            v.snapshot.objects
+        } else {
+            store.count_objects(v.snapshot.id, &of).await?
+        };
     }
-    Ok(paged(matched, filter.offset, filter.limit))
-}
-
-fn paged<T>(all: Vec<T>, offset: u32, limit: u32) -> Page<T> {
-    let total = all.len();
-    let items = all
+    let ids: Vec<SnapshotId> = views.iter().map(|v| v.snapshot.id).collect();
+    let of = &of;
+    let (objects, next) = page_across(
+        &ids,
+        filter.after,
+        filter.limit,
+        |id, after, n| async move {
+            let page = store
+                .objects_page(id, of, after.map(ObjectCursor), n)
+                .await?;
+            let items: Vec<(SnapshotId, _)> = page.objects.into_iter().map(|o| (id, o)).collect();
+            Ok((items, page.next.map(|c| c.0)))
+        },
+    )
+    .await?;
+    let items = objects
         .into_iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .filter_map(|(id, o)| {
+            let v = views.iter().find(|v| v.snapshot.id == id)?;
+            Some(ResourceView {
+                cluster: v.cluster.id.clone(),
+                cluster_name: v.cluster.name.clone(),
+                api_version: o.resource.api_version,
+                kind: o.resource.kind,
+                namespace: o.resource.namespace,
+                name: o.resource.name,
+                labels: o.labels,
+                images: o.images,
+                findings: o.findings,
+            })
+        })
         .collect();
-    Page { items, total }
+    Ok(Page {
+        items,
+        total,
+        next: next.map(|c| c.to_string()),
+    })
 }
 
 /// One affected resource of a recommendation.
@@ -203,7 +264,7 @@ pub(crate) struct Affected {
     pub(crate) evidence: String,
 }
 
-/// A recommendation: one check with every resource that fails it.
+/// A recommendation: one failing check and how many resources fail it.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Recommendation {
     pub(crate) check_id: String,
@@ -211,106 +272,34 @@ pub(crate) struct Recommendation {
     pub(crate) severity: Severity,
     pub(crate) remediation: String,
     pub(crate) mitre: Vec<String>,
-    pub(crate) affected_count: usize,
-    pub(crate) affected: Vec<Affected>,
+    pub(crate) affected_count: u64,
 }
 
-/// What the pages need from one snapshot, derived once: its findings grouped by check and the
-/// state of the palisade components found among its objects. The objects themselves are not
-/// kept.
+/// A recommendation with one page of its affected resources.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct RecommendationDetail {
+    #[serde(flatten)]
+    pub(crate) recommendation: Recommendation,
+    pub(crate) affected: Vec<Affected>,
+    pub(crate) next: Option<String>,
+}
+
+/// What the pages need from one snapshot, derived once: the findings counted by check and the
+/// state of the palisade components found among its objects.
 #[derive(Clone)]
 pub(crate) struct SnapshotView {
     pub(crate) cluster: ClusterRecord,
     pub(crate) snapshot: SnapshotInfo,
-    /// Findings grouped by check, most severe first, then by check id.
-    pub(crate) checks: Arc<Vec<CheckGroup>>,
+    /// Failing checks, most severe first, then by check id.
+    pub(crate) checks: Arc<Vec<Recommendation>>,
     /// The runtime sensor DaemonSet: `None` when missing, else whether every pod is ready.
     pub(crate) sensor_ready: Option<bool>,
     /// Whether the admission webhook is registered.
     pub(crate) webhook: bool,
 }
 
-/// The findings of one check in one snapshot.
-pub(crate) struct CheckGroup {
-    pub(crate) check_id: String,
-    pub(crate) title: String,
-    pub(crate) severity: Severity,
-    pub(crate) remediation: String,
-    pub(crate) mitre: Vec<String>,
-    pub(crate) affected: Vec<AffectedRow>,
-}
-
-/// One failing resource of a [`CheckGroup`].
-pub(crate) struct AffectedRow {
-    pub(crate) resource: ResourceRef,
-    /// `resource` as `Kind/namespace/name`, lower case (what the resource filter searches).
-    pub(crate) search: String,
-    pub(crate) container: Option<String>,
-    pub(crate) message: String,
-    pub(crate) evidence: String,
-}
-
-/// The runtime sensor (`None` when missing, else whether every pod is ready) and whether the
-/// admission webhook is registered, among a snapshot's objects.
-fn components(objects: &[Object]) -> (Option<bool>, bool) {
-    let sensor_ready = objects
-        .iter()
-        .find(|o| o.resource.kind == "DaemonSet" && has_label(o, "palisade-sensor"))
-        .map(daemonset_ready);
-    let webhook = objects.iter().any(|o| {
-        o.resource.kind == "ValidatingWebhookConfiguration"
-            && (o.resource.name.starts_with("palisade") || has_label(o, "palisade-admission"))
-    });
-    (sensor_ready, webhook)
-}
-
-impl SnapshotView {
-    /// The view of a snapshot from the state of its palisade components and its findings.
-    fn derive(
-        cluster: ClusterRecord,
-        snapshot: SnapshotInfo,
-        (sensor_ready, webhook): (Option<bool>, bool),
-        findings: Vec<Finding>,
-    ) -> SnapshotView {
-        let mut by_check: BTreeMap<String, CheckGroup> = BTreeMap::new();
-        for f in findings {
-            let group = by_check
-                .entry(f.check_id.to_string())
-                .or_insert_with(|| CheckGroup {
-                    check_id: f.check_id.to_string(),
-                    title: f.title.to_string(),
-                    severity: f.severity,
-                    remediation: f.remediation.to_string(),
-                    mitre: f.mitre.clone(),
-                    affected: Vec::new(),
-                });
-            group.affected.push(AffectedRow {
-                search: f.resource.to_string().to_lowercase(),
-                resource: f.resource,
-                container: f.container,
-                message: f.message,
-                evidence: f.evidence,
-            });
-        }
-        let mut checks: Vec<CheckGroup> = by_check.into_values().collect();
-        checks.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then_with(|| a.check_id.cmp(&b.check_id))
-        });
-        SnapshotView {
-            cluster,
-            snapshot,
-            checks: Arc::new(checks),
-            sensor_ready,
-            webhook,
-        }
-    }
-}
-
 /// Derived views of the latest snapshot of each cluster, kept per server and rebuilt when a
-/// cluster's latest snapshot changes. A page then costs two small queries per cluster instead
-/// of reading every object and finding of the snapshot.
+/// cluster's latest snapshot changes.
 #[derive(Default)]
 pub(crate) struct ViewCache {
     /// By cluster id. Held across a rebuild, so concurrent requests wait for one build
@@ -318,34 +307,70 @@ pub(crate) struct ViewCache {
     by_cluster: tokio::sync::Mutex<BTreeMap<String, Arc<SnapshotView>>>,
 }
 
+fn by_severity_then_id(a: &Recommendation, b: &Recommendation) -> std::cmp::Ordering {
+    b.severity
+        .cmp(&a.severity)
+        .then_with(|| a.check_id.cmp(&b.check_id))
+}
+
 async fn build_view<S: Backend>(
     store: &S,
     cluster: ClusterRecord,
     snapshot: SnapshotInfo,
 ) -> Result<Arc<SnapshotView>, ApiError> {
-    // One at a time: the objects are dropped before the findings are read.
-    let components = components(&store.load_snapshot_objects(snapshot.id).await?);
-    let findings = store.load_findings(snapshot.id).await?;
-    Ok(Arc::new(SnapshotView::derive(
-        cluster, snapshot, components, findings,
-    )))
+    let mut checks = Vec::new();
+    for r in store.recommendations(snapshot.id).await? {
+        // remediation and techniques are the same on every finding of a check: read one
+        let one = FindingFilter {
+            check_id: Some(r.check_id.clone()),
+            ..FindingFilter::default()
+        };
+        let sample = store.findings_page(snapshot.id, &one, None, 1).await?;
+        let (remediation, mitre) = sample
+            .findings
+            .into_iter()
+            .next()
+            .map(|f| (f.remediation.to_string(), f.mitre))
+            .unwrap_or_default();
+        checks.push(Recommendation {
+            check_id: r.check_id,
+            title: r.title,
+            severity: r.severity,
+            remediation,
+            mitre,
+            affected_count: r.count,
+        });
+    }
+    checks.sort_by(by_severity_then_id);
+    let daemonsets = store.objects_of_kind(snapshot.id, "DaemonSet").await?;
+    let sensor_ready = daemonsets
+        .iter()
+        .find(|o| has_label(o, "palisade-sensor"))
+        .map(daemonset_ready);
+    let webhook = store
+        .objects_of_kind(snapshot.id, "ValidatingWebhookConfiguration")
+        .await?
+        .iter()
+        .any(|o| o.resource.name.starts_with("palisade") || has_label(o, "palisade-admission"));
+    Ok(Arc::new(SnapshotView {
+        cluster,
+        snapshot,
+        checks: Arc::new(checks),
+        sensor_ready,
+        webhook,
+    }))
 }
 
 /// The derived view of the latest snapshot of each cluster (optionally one cluster), from
 /// `cache` when it holds the same snapshot, else read from the store (and cached).
 pub(crate) async fn latest_views<S: Backend>(
     store: &S,
-    cache: Option<&ViewCache>,
+    cache: &ViewCache,
     cluster: Option<&str>,
 ) -> Result<Vec<Arc<SnapshotView>>, ApiError> {
     let clusters = store.list_clusters().await?;
-    let mut cached = match cache {
-        Some(c) => Some(c.by_cluster.lock().await),
-        None => None,
-    };
-    if let Some(map) = cached.as_deref_mut() {
-        map.retain(|id, _| clusters.iter().any(|c| &c.id == id));
-    }
+    let mut map = cache.by_cluster.lock().await;
+    map.retain(|id, _| clusters.iter().any(|c| &c.id == id));
     let mut out = Vec::new();
     for c in clusters {
         if !cluster_matches(&c, cluster) {
@@ -354,113 +379,132 @@ pub(crate) async fn latest_views<S: Backend>(
         let Some(snapshot) = store.latest_snapshots(&c.id, 1).await?.into_iter().next() else {
             continue;
         };
-        let view = match cached.as_deref_mut() {
-            Some(map) => match map.get(&c.id) {
-                Some(v) if v.snapshot.id == snapshot.id => {
-                    if v.cluster == c {
-                        Arc::clone(v)
-                    } else {
-                        // the cluster was renamed or seen again: same snapshot, new record
-                        let v = Arc::new(SnapshotView {
-                            cluster: c.clone(),
-                            ..SnapshotView::clone(v)
-                        });
-                        map.insert(c.id, Arc::clone(&v));
-                        v
-                    }
-                }
-                _ => {
-                    let v = build_view(store, c.clone(), snapshot).await?;
+        let view = match map.get(&c.id) {
+            Some(v) if v.snapshot.id == snapshot.id => {
+                if v.cluster == c {
+                    Arc::clone(v)
+                } else {
+                    // the cluster was renamed or seen again: same snapshot, new record
+                    let v = Arc::new(SnapshotView {
+                        cluster: c.clone(),
+                        ..SnapshotView::clone(v)
+                    });
                     map.insert(c.id, Arc::clone(&v));
                     v
                 }
-            },
-            None => build_view(store, c, snapshot).await?,
+            }
+            _ => {
+                let v = build_view(store, c.clone(), snapshot).await?;
+                map.insert(c.id, Arc::clone(&v));
+                v
+            }
         };
         out.push(view);
     }
     Ok(out)
 }
 
-/// A recommendation over the views, borrowing their rows.
-pub(crate) struct RecommendationRef<'a> {
-    pub(crate) check: &'a CheckGroup,
-    pub(crate) affected: Vec<(&'a ClusterRecord, &'a AffectedRow)>,
+/// The finding filter of a recommendation filter (the cluster and severity are applied to the
+/// snapshots and checks).
+fn finding_filter(filter: &RecommendationFilter, check: Option<&str>) -> FindingFilter {
+    FindingFilter {
+        check_id: check.map(str::to_owned),
+        namespace: filter.namespace.clone(),
+        resource_contains: filter.resource.clone(),
+        ..FindingFilter::default()
+    }
 }
 
-/// Findings of the views grouped by check and filtered, most severe first.
-pub(crate) fn recommendation_refs<'a>(
-    views: &'a [Arc<SnapshotView>],
+/// Failing checks of the latest snapshots, most severe first: counted from the views, or in
+/// the store when the filter narrows the affected resources.
+pub(crate) async fn recommendations<S: Backend>(
+    store: &S,
+    cache: &ViewCache,
     filter: &RecommendationFilter,
-) -> Vec<RecommendationRef<'a>> {
-    let needle = filter.resource.as_deref().map(str::to_lowercase);
-    let mut by_check: BTreeMap<&'a str, RecommendationRef<'a>> = BTreeMap::new();
-    for v in views {
-        for check in v.checks.iter() {
-            if filter.severity.is_some_and(|s| s != check.severity)
-                || filter.check.as_deref().is_some_and(|c| c != check.check_id)
+) -> Result<(Vec<Recommendation>, Vec<Arc<SnapshotView>>), ApiError> {
+    let views = latest_views(store, cache, filter.cluster.as_deref()).await?;
+    let narrowed = filter.namespace.is_some() || filter.resource.is_some();
+    let mut merged: BTreeMap<String, Recommendation> = BTreeMap::new();
+    for v in &views {
+        let counts: Vec<(String, u64)> = if narrowed {
+            store
+                .recommendations_matching(
+                    v.snapshot.id,
+                    &finding_filter(filter, filter.check.as_deref()),
+                )
+                .await?
+                .into_iter()
+                .map(|r| (r.check_id, r.count))
+                .collect()
+        } else {
+            v.checks
+                .iter()
+                .map(|c| (c.check_id.clone(), c.affected_count))
+                .collect()
+        };
+        for (check_id, n) in counts {
+            let Some(meta) = v.checks.iter().find(|c| c.check_id == check_id) else {
+                continue;
+            };
+            if filter.severity.is_some_and(|s| s != meta.severity)
+                || filter.check.as_deref().is_some_and(|c| c != check_id)
             {
                 continue;
             }
-            for row in &check.affected {
-                if filter
-                    .namespace
-                    .as_deref()
-                    .is_some_and(|ns| row.resource.namespace.as_deref() != Some(ns))
-                    || needle.as_deref().is_some_and(|n| !row.search.contains(n))
-                {
-                    continue;
-                }
-                by_check
-                    .entry(check.check_id.as_str())
-                    .or_insert_with(|| RecommendationRef {
-                        check,
-                        affected: Vec::new(),
-                    })
-                    .affected
-                    .push((&v.cluster, row));
-            }
+            let entry = merged.entry(check_id).or_insert_with(|| Recommendation {
+                affected_count: 0,
+                ..meta.clone()
+            });
+            entry.affected_count += n;
+            entry.severity = entry.severity.max(meta.severity);
         }
     }
-    let mut out: Vec<RecommendationRef<'a>> = by_check.into_values().collect();
-    out.sort_by(|a, b| {
-        b.check
-            .severity
-            .cmp(&a.check.severity)
-            .then_with(|| a.check.check_id.cmp(&b.check.check_id))
-    });
-    out
+    let mut out: Vec<Recommendation> = merged.into_values().collect();
+    out.sort_by(by_severity_then_id);
+    Ok((out, views))
 }
 
-/// Findings of the latest snapshots grouped by check, most severe first.
-pub(crate) async fn recommendations<S: Backend>(
+/// One page of the resources failing `check` in the latest snapshots (`views`, from
+/// [`recommendations`]), filtered like the recommendation.
+pub(crate) async fn affected<S: Backend>(
     store: &S,
+    views: &[Arc<SnapshotView>],
+    check: &str,
     filter: &RecommendationFilter,
-) -> Result<Vec<Recommendation>, ApiError> {
-    let views = latest_views(store, None, filter.cluster.as_deref()).await?;
-    Ok(recommendation_refs(&views, filter)
+    after: Option<ListCursor>,
+    limit: u32,
+) -> Result<(Vec<Affected>, Option<ListCursor>), ApiError> {
+    let views = by_snapshot(views);
+    let ff = finding_filter(filter, Some(check));
+    let ids: Vec<SnapshotId> = views
+        .iter()
+        .filter(|v| v.checks.iter().any(|c| c.check_id == check))
+        .map(|v| v.snapshot.id)
+        .collect();
+    let ff = &ff;
+    let (found, next) = page_across(&ids, after, limit, |id, after, n| async move {
+        let page = store
+            .findings_page(id, ff, after.map(palisade_store::FindingCursor), n)
+            .await?;
+        let items: Vec<_> = page.findings.into_iter().map(|f| (id, f)).collect();
+        Ok((items, page.next.map(|c| c.0)))
+    })
+    .await?;
+    let items = found
         .into_iter()
-        .map(|r| Recommendation {
-            check_id: r.check.check_id.clone(),
-            title: r.check.title.clone(),
-            severity: r.check.severity,
-            remediation: r.check.remediation.clone(),
-            mitre: r.check.mitre.clone(),
-            affected_count: r.affected.len(),
-            affected: r
-                .affected
-                .into_iter()
-                .map(|(c, a)| Affected {
-                    cluster: c.id.clone(),
-                    cluster_name: c.name.clone(),
-                    resource: a.resource.clone(),
-                    container: a.container.clone(),
-                    message: a.message.clone(),
-                    evidence: a.evidence.clone(),
-                })
-                .collect(),
+        .filter_map(|(id, f)| {
+            let v = views.iter().find(|v| v.snapshot.id == id)?;
+            Some(Affected {
+                cluster: v.cluster.id.clone(),
+                cluster_name: v.cluster.name.clone(),
+                resource: f.resource,
+                container: f.container,
+                message: f.message,
+                evidence: f.evidence,
+            })
         })
-        .collect())
+        .collect();
+    Ok((items, next))
 }
 
 /// One line of the coverage report.
@@ -523,15 +567,7 @@ fn now_seconds() -> u64 {
 /// The coverage report: per cluster, discovery freshness, runtime sensor and admission webhook.
 pub(crate) async fn coverage<S: Backend>(
     store: &S,
-    settings: &Settings,
-) -> Result<Vec<CoverageItem>, ApiError> {
-    coverage_with(store, None, settings).await
-}
-
-/// [`coverage`] over cached snapshot views.
-pub(crate) async fn coverage_with<S: Backend>(
-    store: &S,
-    cache: Option<&ViewCache>,
+    cache: &ViewCache,
     settings: &Settings,
 ) -> Result<Vec<CoverageItem>, ApiError> {
     let known = store.list_clusters().await?;
@@ -739,15 +775,11 @@ pub(crate) async fn active_alerts<S: Backend>(store: &S) -> Result<BySeverity, A
 }
 
 /// The overview: clusters, resources, active alerts and recommendations (checks failing) by
-/// severity, vulnerable images, healthy coverage items.
-pub(crate) async fn overview<S: Backend>(store: &S) -> Result<Overview, ApiError> {
-    overview_with(store, None).await
-}
-
-/// [`overview`] over cached snapshot views.
-pub(crate) async fn overview_with<S: Backend>(
+/// severity, vulnerable images, healthy coverage items; all from counts (the views, the
+/// alert counts by status and severity, the image summaries).
+pub(crate) async fn overview<S: Backend>(
     store: &S,
-    cache: Option<&ViewCache>,
+    cache: &ViewCache,
 ) -> Result<Overview, ApiError> {
     let known = store.list_clusters().await?;
     let views = latest_views(store, cache, None).await?;
@@ -756,7 +788,8 @@ pub(crate) async fn overview_with<S: Backend>(
     let mut checks: BTreeMap<&str, Severity> = BTreeMap::new();
     for v in &views {
         for c in v.checks.iter() {
-            checks.entry(c.check_id.as_str()).or_insert(c.severity);
+            let s = checks.entry(c.check_id.as_str()).or_insert(c.severity);
+            *s = (*s).max(c.severity);
         }
     }
     for severity in checks.into_values() {
@@ -784,12 +817,19 @@ pub(crate) async fn overview_with<S: Backend>(
     })
 }
 
-/// Finding counts by severity over the latest snapshots (for metrics).
-pub(crate) async fn findings_by_severity<S: Backend>(store: &S) -> Result<BySeverity, ApiError> {
+/// Finding counts by severity over the latest snapshots (for metrics), from the counts each
+/// snapshot keeps in its summary.
+pub(crate) async fn findings_by_severity<S: Backend>(
+    store: &S,
+    cache: &ViewCache,
+) -> Result<BySeverity, ApiError> {
     let mut out = zero_by_severity();
-    for l in latest(store, None, false).await? {
-        for f in &l.findings {
-            *out.entry(f.severity.as_str()).or_default() += 1;
+    for v in latest_views(store, cache, None).await? {
+        if let Some(map) = v.snapshot.summary["findings_by_severity"].as_object() {
+            for s in Severity::ALL {
+                *out.entry(s.as_str()).or_default() +=
+                    map.get(s.as_str()).and_then(Value::as_u64).unwrap_or(0);
+            }
         }
     }
     Ok(out)
@@ -799,6 +839,62 @@ pub(crate) async fn findings_by_severity<S: Backend>(store: &S) -> Result<BySeve
 mod tests {
     #![expect(clippy::unwrap_used, reason = "tests")]
     use super::*;
+
+    #[test]
+    fn list_cursors_round_trip_through_text() {
+        for c in [
+            ListCursor {
+                snapshot: 12,
+                after: Some(99),
+            },
+            ListCursor {
+                snapshot: 3,
+                after: None,
+            },
+        ] {
+            assert_eq!(c.to_string().parse::<ListCursor>().unwrap(), c);
+        }
+        for bad in ["", "x", "1.x", "1.2.3"] {
+            assert!(bad.parse::<ListCursor>().is_err(), "{bad:?}");
+        }
+    }
+
+    async fn pages(ids: &[i64], per: i64, limit: u32) -> Vec<Vec<(i64, i64)>> {
+        let ids: Vec<SnapshotId> = ids.iter().copied().map(SnapshotId).collect();
+        let mut out = Vec::new();
+        let mut from = None;
+        loop {
+            let (items, next) = page_across(&ids, from, limit, |id, after, n| async move {
+                let start = after.map_or(0, |p| p + 1);
+                let end = (start + i64::from(n)).min(per);
+                let items: Vec<(i64, i64)> = (start..end).map(|p| (id.0, p)).collect();
+                Ok((items, (end < per).then_some(end - 1)))
+            })
+            .await
+            .unwrap();
+            out.push(items);
+            match next {
+                Some(c) => from = Some(c.to_string().parse().unwrap()),
+                None => return out,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn pages_across_snapshots_list_every_item_once() {
+        let walked = pages(&[4, 9, 11], 5, 3).await;
+        let flat: Vec<(i64, i64)> = walked.iter().flatten().copied().collect();
+        let expected: Vec<(i64, i64)> = [4, 9, 11]
+            .iter()
+            .flat_map(|s| (0..5).map(move |p| (*s, p)))
+            .collect();
+        assert_eq!(flat, expected);
+        assert!(walked.iter().all(|p| !p.is_empty()), "no empty page");
+        // a page that ends exactly at the end of a snapshot still points to the next one
+        let walked = pages(&[1, 2], 4, 4).await;
+        assert_eq!(walked.len(), 2);
+        assert_eq!(pages(&[], 4, 4).await, vec![Vec::<(i64, i64)>::new()]);
+    }
 
     #[test]
     fn store_timestamps_convert_to_epoch_seconds() {

@@ -190,6 +190,7 @@ struct Harness {
     client: HttpsClient,
     admin: String,
     reader: String,
+    sensor: String,
     seeded: Seeded,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), palisade_server::Error>>>,
@@ -239,6 +240,9 @@ impl Harness {
         let seeded = seed(&store).await;
         let admin = create_token(&store, Role::Admin, "ops").await.unwrap();
         let reader = create_token(&store, Role::Reader, "auditor").await.unwrap();
+        let sensor = create_token(&store, Role::Sensor, "node-sensor")
+            .await
+            .unwrap();
         let (analyzer, _) = palisade_detect::alert::Analyzer::new(Default::default()).unwrap();
         let audit = palisade_server::AuditReceiver::new(
             analyzer,
@@ -262,6 +266,7 @@ impl Harness {
             client: tls_client(&cert),
             admin,
             reader,
+            sensor,
             seeded,
             stop: Some(stop),
             task: Some(task),
@@ -526,16 +531,66 @@ async fn api_content_reflects_the_seeded_store() {
         .iter()
         .find(|r| r["check_id"].as_str().unwrap().contains("privileged"))
         .expect("the privileged web deployment is flagged");
-    assert_eq!(privileged["affected"][0]["resource"]["name"], "web");
+    let check = privileged["check_id"].as_str().unwrap();
+    let detail = h
+        .get(&format!("/api/v1/recommendations/{check}"), t)
+        .await
+        .json();
+    assert_eq!(detail["affected"][0]["resource"]["name"], "web");
+    assert_eq!(detail["affected_count"], privileged["affected_count"]);
+    assert_eq!(detail["next"], Value::Null);
     let only_api = h
         .get("/api/v1/recommendations?resource=deployment/shop/api", t)
         .await
         .json();
-    for r in only_api["items"].as_array().unwrap() {
-        for a in r["affected"].as_array().unwrap() {
+    let only_api = only_api["items"].as_array().unwrap();
+    assert!(!only_api.is_empty());
+    for r in only_api {
+        let detail = h
+            .get(
+                &format!(
+                    "/api/v1/recommendations/{}?resource=deployment/shop/api",
+                    r["check_id"].as_str().unwrap()
+                ),
+                t,
+            )
+            .await
+            .json();
+        let affected = detail["affected"].as_array().unwrap();
+        assert_eq!(affected.len() as u64, r["affected_count"].as_u64().unwrap());
+        for a in affected {
             assert_eq!(a["resource"]["name"], "api");
         }
     }
+    // the affected resources of the most common check, one per page through the cursor
+    let busiest = items
+        .iter()
+        .max_by_key(|r| r["affected_count"].as_u64().unwrap())
+        .unwrap();
+    let check = busiest["check_id"].as_str().unwrap();
+    let all = h
+        .get(&format!("/api/v1/recommendations/{check}"), t)
+        .await
+        .json();
+    let mut walked = Vec::new();
+    let mut path = format!("/api/v1/recommendations/{check}?limit=1");
+    loop {
+        let p = h.get(&path, t).await.json();
+        assert_eq!(p["affected"].as_array().unwrap().len(), 1, "{p}");
+        walked.push(p["affected"][0].clone());
+        match p["next"].as_str() {
+            Some(next) => path = format!("/api/v1/recommendations/{check}?limit=1&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(Value::Array(walked), all["affected"]);
+    assert!(all["affected"].as_array().unwrap().len() > 1);
+    assert_eq!(
+        h.get("/api/v1/recommendations/no-such-check", t)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
 
     let alerts = h.get("/api/v1/alerts?severity=critical", t).await.json();
     assert_eq!(alerts["items"].as_array().unwrap().len(), 1);
@@ -543,6 +598,35 @@ async fn api_content_reflects_the_seeded_store() {
     assert_eq!(alerts["items"][0]["mitre"]["technique"], "T1496");
     let active = h.get("/api/v1/alerts?status=active", t).await.json();
     assert_eq!(active["items"].as_array().unwrap().len(), 3);
+    assert_eq!(active["next"], Value::Null);
+    // one alert per page: the cursor walks the same list
+    let mut walked = Vec::new();
+    let mut path = "/api/v1/alerts?status=active&limit=1".to_owned();
+    loop {
+        let p = h.get(&path, t).await.json();
+        walked.extend(p["items"].as_array().unwrap().iter().cloned());
+        match p["next"].as_str() {
+            Some(next) => path = format!("/api/v1/alerts?status=active&limit=1&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(Value::Array(walked), active["items"]);
+
+    // the inventory pages through its cursor too
+    let everything = h.get("/api/v1/resources", t).await.json();
+    assert_eq!(everything["next"], Value::Null);
+    let mut walked = Vec::new();
+    let mut path = "/api/v1/resources?limit=2".to_owned();
+    loop {
+        let p = h.get(&path, t).await.json();
+        assert_eq!(p["total"], everything["total"]);
+        walked.extend(p["items"].as_array().unwrap().iter().cloned());
+        match p["next"].as_str() {
+            Some(next) => path = format!("/api/v1/resources?limit=2&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(Value::Array(walked), everything["items"]);
 
     let overview = h.get("/api/v1/overview", t).await.json();
     assert_eq!(overview["active_alerts"]["critical"], 1);
@@ -681,6 +765,86 @@ async fn tokens_are_required_and_roles_enforced() {
     h.stop().await;
 }
 
+/// A sensor token posts audit events and nothing else: every other API route and every
+/// dashboard page refuses it, and the sign-in form says why.
+#[tokio::test]
+async fn a_sensor_token_only_posts_events() {
+    let h = Harness::start().await;
+    let sensor = Some(h.sensor.as_str());
+    for path in [
+        "/api/v1/overview",
+        "/api/v1/alerts",
+        "/api/v1/resources",
+        "/api/v1/recommendations",
+        "/api/v1/settings",
+        "/metrics",
+    ] {
+        let a = h.get(path, sensor).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let posted = h
+        .send(
+            Method::POST,
+            palisade_server::AUDIT_WEBHOOK_PATH,
+            sensor,
+            &[],
+            Some((
+                "application/json",
+                br#"{"kind":"EventList","items":[]}"#.to_vec(),
+            )),
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::OK, "{}", posted.text());
+
+    let login = h
+        .send(
+            Method::POST,
+            "/login",
+            None,
+            &[],
+            Some((
+                "application/x-www-form-urlencoded",
+                format!("token={}", h.sensor).into_bytes(),
+            )),
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::FORBIDDEN);
+    assert!(!login.headers.contains_key(header::SET_COOKIE));
+    assert!(
+        login.text().contains("A sensor token only posts events"),
+        "{}",
+        login.text()
+    );
+    // a session cookie made by hand gets nowhere either
+    let cookie = format!("palisade_session={}", h.sensor);
+    for path in [
+        "/",
+        "/alerts",
+        "/recommendations",
+        "/inventory",
+        "/images",
+        "/coverage",
+    ] {
+        let a = h
+            .send(Method::GET, path, None, &[("cookie", &cookie)], None)
+            .await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(a.text().contains("sign in with a reader or admin token"));
+    }
+    let id = h.seeded.alert_ids["exec"];
+    let a = h
+        .send(
+            Method::GET,
+            &format!("/alerts/{id}"),
+            None,
+            &[("cookie", &cookie)],
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn malformed_requests_get_400_and_oversized_bodies_413() {
     let h = Harness::start().await;
@@ -698,6 +862,10 @@ async fn malformed_requests_get_400_and_oversized_bodies_413() {
         ("/api/v1/alerts?limit=0", "limit"),
         ("/api/v1/alerts/abc", "not a positive integer"),
         ("/api/v1/recommendations?severity=bad", "severity"),
+        ("/api/v1/recommendations?limit=5", "limit and after"),
+        ("/api/v1/alerts?after=12", "invalid alert cursor"),
+        ("/api/v1/resources?after=x", "invalid cursor"),
+        ("/api/v1/resources?offset=5", "unknown field"),
         ("/api/v1/clusters?x=1", "unknown field"),
     ] {
         let a = h.get(path, t).await;

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use palisade_model::{Finding, ResourceRef, Severity};
 use palisade_store::{
-    AlertFilter, AlertStatus, AnyStore, FindingCursor, FindingFilter, ImageReport, Mitre, NewAlert,
-    PlatformStore, SnapshotId, Store,
+    AlertCursor, AlertFilter, AlertStatus, AnyStore, FindingCursor, FindingFilter, ImageReport,
+    Mitre, NewAlert, PlatformStore, SnapshotId, Store,
 };
 use serde_json::json;
 use sqlx::Row as _;
@@ -353,17 +353,34 @@ async fn main() {
         })
         .await,
     );
-    row(
-        "alerts, dismissed, page 100 (offset 4950)",
-        latency(runs, |_| async move {
-            s.list_alerts(&AlertFilter {
+    // the cursor after 4,950 dismissed alerts: page 100 of 50
+    let mut after = None;
+    for _ in 0..99 {
+        let page = s
+            .list_alerts(&AlertFilter {
                 status: Some(AlertStatus::Dismissed),
                 limit: 50,
-                offset: 4950,
+                after: after.clone(),
                 ..AlertFilter::default()
             })
             .await
             .unwrap();
+        after = page.last().map(AlertCursor::after);
+    }
+    row(
+        "alerts, dismissed, page 100 (keyset cursor after 4950)",
+        latency(runs, |_| {
+            let after = after.clone();
+            async move {
+                s.list_alerts(&AlertFilter {
+                    status: Some(AlertStatus::Dismissed),
+                    limit: 50,
+                    after,
+                    ..AlertFilter::default()
+                })
+                .await
+                .unwrap();
+            }
         })
         .await,
     );

@@ -25,8 +25,8 @@ use crate::platform::{
     QueuedExport, Role, TokenRecord,
 };
 use crate::snapshots::{
-    ClusterRecord, FindingCursor, FindingFilter, FindingPage, Recommendation, SnapshotId,
-    SnapshotInfo, Store,
+    ClusterRecord, FindingCursor, FindingFilter, FindingPage, ObjectCursor, ObjectFilter,
+    ObjectPage, Recommendation, SnapshotId, SnapshotInfo, Store,
 };
 use crate::{Error, PgStore, SqliteStore};
 
@@ -136,6 +136,32 @@ impl Store for AnyStore {
         limit: u32,
     ) -> Result<FindingPage, Error> {
         delegate!(self.findings_page(id, filter, after, limit))
+    }
+
+    async fn recommendations_matching(
+        &self,
+        id: SnapshotId,
+        filter: &FindingFilter,
+    ) -> Result<Vec<Recommendation>, Error> {
+        delegate!(self.recommendations_matching(id, filter))
+    }
+
+    async fn objects_of_kind(&self, id: SnapshotId, kind: &str) -> Result<Vec<Object>, Error> {
+        delegate!(self.objects_of_kind(id, kind))
+    }
+
+    async fn objects_page(
+        &self,
+        id: SnapshotId,
+        filter: &ObjectFilter,
+        after: Option<ObjectCursor>,
+        limit: u32,
+    ) -> Result<ObjectPage, Error> {
+        delegate!(self.objects_page(id, filter, after, limit))
+    }
+
+    async fn count_objects(&self, id: SnapshotId, filter: &ObjectFilter) -> Result<u64, Error> {
+        delegate!(self.count_objects(id, filter))
     }
 }
 

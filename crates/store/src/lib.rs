@@ -28,7 +28,7 @@
 //! Cluster history goes through the [`Store`] trait ([`snapshots`]): clusters, snapshots of
 //! their objects (content-addressed by SHA-256, so unchanged objects are stored once), the
 //! findings of each snapshot, and the server's lists over them (recommendations aggregated in
-//! SQL, keyset-paginated findings).
+//! SQL, keyset-paginated findings and inventory objects).
 //!
 //! The platform server's state (alerts with their lifecycle, hashed API tokens, image reports,
 //! settings, and the export outbox for at-least-once delivery to SIEMs) goes through the
@@ -57,13 +57,14 @@ use sqlx::{Row as _, SqlSafeStr as _};
 
 pub use any::AnyStore;
 pub use platform::{
-    Alert, AlertCount, AlertFilter, AlertStatus, ImageRecord, ImageReport, MAX_LEASE,
-    MAX_LEASE_BATCH, Mitre, NewAlert, ParseNameError, PlatformStore, QueuedExport, Role,
-    TokenRecord,
+    Alert, AlertCount, AlertCursor, AlertFilter, AlertStatus, ImageRecord, ImageReport, MAX_LEASE,
+    MAX_LEASE_BATCH, Mitre, NewAlert, ParseCursorError, ParseNameError, PlatformStore,
+    QueuedExport, Role, TokenRecord,
 };
 pub use postgres::PgStore;
 pub use snapshots::{
-    ClusterRecord, FindingCursor, FindingFilter, FindingPage, MAX_PAGE, Recommendation, SnapshotId,
+    ClusterRecord, FindingCursor, FindingFilter, FindingPage, LabelRequirement, MAX_PAGE,
+    ObjectCursor, ObjectFilter, ObjectPage, ObjectSummary, Recommendation, SnapshotId,
     SnapshotInfo, Store,
 };
 
@@ -144,7 +145,7 @@ pub enum Error {
 }
 
 /// The migrations, in order: (version, description, SQLite text, PostgreSQL text).
-const MIGRATIONS: [(i64, &str, &str, &str); 5] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 6] = [
     (
         1,
         "scans",
@@ -174,6 +175,12 @@ const MIGRATIONS: [(i64, &str, &str, &str); 5] = [
         "outbox and lists",
         include_str!("../migrations/sqlite/0005_outbox_and_lists.sql"),
         include_str!("../migrations/postgres/0005_outbox_and_lists.sql"),
+    ),
+    (
+        6,
+        "inventory lists",
+        include_str!("../migrations/sqlite/0006_inventory_lists.sql"),
+        include_str!("../migrations/postgres/0006_inventory_lists.sql"),
     ),
 ];
 
@@ -288,7 +295,9 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|source| Error::Migrate { path, source })?;
-        Ok(SqliteStore { pool })
+        let store = SqliteStore { pool };
+        store.fill_object_columns().await?;
+        Ok(store)
     }
 
     /// Saves a scan of `target` and compares it with the target's previous scan.
@@ -567,5 +576,51 @@ mod tests {
         let recs = store.recommendations(SnapshotId(1)).await.unwrap();
         assert_eq!(recs.len(), 1);
         assert_eq!(recs[0].title, "Privileged container");
+    }
+
+    #[tokio::test]
+    async fn migration_6_fills_the_inventory_columns_of_older_snapshots() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DATABASE_FILE);
+        let pool = SqlitePool::connect(&format!("sqlite:{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
+        let mut up_to_5 = migrator(false);
+        up_to_5.migrations = std::borrow::Cow::Owned(up_to_5.migrations[..5].to_vec());
+        up_to_5.run(&pool).await.unwrap();
+        let body = r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"shop","labels":{"app":"web"}},"spec":{"template":{"spec":{"containers":[{"name":"a","image":"nginx:1.25"}]}}}}"#;
+        sqlx::query(
+            "INSERT INTO clusters VALUES ('c', 'c', 's', 't', 't');
+             INSERT INTO snapshots VALUES (1, 'c', 't', 1, 1, '{}');
+             INSERT INTO object_contents VALUES ('h', ?1);
+             INSERT INTO snapshot_objects VALUES (1, 0, 'apps/v1', 'Deployment', 'shop', 'web',
+                 'f', 0, 0, 'h');",
+        )
+        .bind(body)
+        .execute(&pool)
+        .await
+        .unwrap();
+        let finding = serde_json::to_string(&f("privileged", "web")).unwrap();
+        sqlx::query(
+            "INSERT INTO snapshot_findings VALUES (1, 0, 'privileged', 'high', 'shop', 'Pod',
+                 'web', ?1, 't')",
+        )
+        .bind(finding)
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        let page = store
+            .objects_page(SnapshotId(1), &ObjectFilter::default(), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(page.objects.len(), 1);
+        let o = &page.objects[0];
+        assert_eq!(o.images, ["nginx:1.25"]);
+        assert_eq!(o.labels.get("app").map(String::as_str), Some("web"));
+        // the finding is on a Pod named web, not on this Deployment
+        assert_eq!(o.findings, 0);
     }
 }

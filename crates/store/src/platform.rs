@@ -7,6 +7,9 @@
 //! by raising its count and `last_seen`; once an alert is resolved, the next occurrence opens a
 //! new one. A dismissed alert stays dismissed while it repeats, so dismissing silences it.
 //!
+//! Alert lists are keyset-paged ([`AlertCursor`]: the `last_seen` and id of the previous page's
+//! last alert, the list's order), so a deep page walks the same index range as the first.
+//!
 //! Tokens: the store never sees a plaintext token, only its hash (computed by the caller), so a
 //! copy of the database grants nothing.
 //!
@@ -182,8 +185,57 @@ pub struct AlertFilter {
     pub cluster: Option<String>,
     /// At most this many (0 = no limit).
     pub limit: u32,
-    /// Skip this many.
-    pub offset: u32,
+    /// Only alerts listed after this one (the last alert of the previous page): a keyset
+    /// cursor, so a deep page costs the same as the first.
+    pub after: Option<AlertCursor>,
+}
+
+/// Where the next page of alerts starts: after the alert with this `last_seen` and id (the
+/// list's order). Its text form (`Display`/`FromStr`: `<id>.<last_seen>`) goes into URLs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct AlertCursor {
+    /// `last_seen` of the last alert of the previous page.
+    pub last_seen: String,
+    /// Its id.
+    pub id: i64,
+}
+
+impl AlertCursor {
+    /// The cursor of the page after `alert`.
+    pub fn after(alert: &Alert) -> AlertCursor {
+        AlertCursor {
+            last_seen: alert.last_seen.clone(),
+            id: alert.id,
+        }
+    }
+}
+
+impl fmt::Display for AlertCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.id, self.last_seen)
+    }
+}
+
+/// A text that is not an alert cursor.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid alert cursor {0:?}: expected <id>.<last_seen> as a previous page's next")]
+pub struct ParseCursorError(pub String);
+
+impl FromStr for AlertCursor {
+    type Err = ParseCursorError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.split_once('.')
+            .and_then(|(id, last_seen)| {
+                Some(AlertCursor {
+                    id: id.parse().ok()?,
+                    last_seen: Some(last_seen)
+                        .filter(|t| !t.is_empty() && t.len() <= 64)?
+                        .to_owned(),
+                })
+            })
+            .ok_or_else(|| ParseCursorError(s.to_owned()))
+    }
 }
 
 /// Role of an API token.
@@ -515,11 +567,13 @@ pub(crate) fn export_row(r: &impl Cols) -> Result<QueuedExport, Error> {
 }
 
 /// The query of [`PlatformStore::list_alerts`] with only the conditions the filter uses (so
-/// the planner can pick the matching index), and the text values to bind first; the limit and
-/// offset come last. Both dialects accept `$N`.
-pub(crate) fn list_alerts_sql(filter: &AlertFilter) -> (String, Vec<&str>) {
+/// the planner can pick the matching index), and the text values to bind first; the limit
+/// comes last. The cursor is a row-value comparison on `(last_seen, id)`, which both
+/// dialects answer from the `(last_seen, id)` and `(status, last_seen, id)` indexes. Both
+/// dialects accept `$N`.
+pub(crate) fn list_alerts_sql(filter: &AlertFilter) -> (String, Vec<String>) {
     let mut conditions = Vec::new();
-    let mut texts: Vec<&str> = Vec::new();
+    let mut texts: Vec<String> = Vec::new();
     let fields = [
         ("status", filter.status.map(AlertStatus::as_str)),
         ("severity", filter.severity.map(Severity::as_str)),
@@ -528,22 +582,29 @@ pub(crate) fn list_alerts_sql(filter: &AlertFilter) -> (String, Vec<&str>) {
     ];
     for (column, value) in fields {
         if let Some(v) = value {
-            texts.push(v);
+            texts.push(v.to_owned());
             conditions.push(format!("{column} = ${}", texts.len()));
         }
+    }
+    if let Some(after) = &filter.after {
+        texts.push(after.last_seen.clone());
+        texts.push(after.id.to_string());
+        let n = texts.len();
+        conditions.push(format!(
+            "(last_seen, id) < (${}, CAST(${n} AS BIGINT))",
+            n - 1
+        ));
     }
     let filter_sql = if conditions.is_empty() {
         String::new()
     } else {
         format!("WHERE {}", conditions.join(" AND "))
     };
-    let n = texts.len();
     (
         format!(
             "SELECT {ALERT_COLUMNS} FROM alerts {filter_sql}
-             ORDER BY last_seen DESC, id DESC LIMIT ${} OFFSET ${}",
-            n + 1,
-            n + 2
+             ORDER BY last_seen DESC, id DESC LIMIT ${}",
+            texts.len() + 1
         ),
         texts,
     )
@@ -647,11 +708,7 @@ impl PlatformStore for SqliteStore {
         for t in texts {
             query = query.bind(t);
         }
-        let rows = query
-            .bind(limit)
-            .bind(i64::from(filter.offset))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = query.bind(limit).fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
             .map(alert_row)
@@ -949,10 +1006,7 @@ mod tests {
     fn alert_lists_use_only_the_filters_given() {
         let everything = AlertFilter::default();
         let (sql, texts) = list_alerts_sql(&everything);
-        assert!(
-            !sql.contains("WHERE") && sql.contains("LIMIT $1 OFFSET $2"),
-            "{sql}"
-        );
+        assert!(!sql.contains("WHERE") && sql.contains("LIMIT $1"), "{sql}");
         assert!(texts.is_empty());
         let some = AlertFilter {
             status: Some(AlertStatus::Active),
@@ -965,6 +1019,30 @@ mod tests {
             "{sql}"
         );
         assert_eq!(texts, vec!["active", "prod"]);
+        let next = AlertFilter {
+            status: Some(AlertStatus::Active),
+            after: Some("42.2026-01-02T03:04:05Z".parse().unwrap()),
+            ..AlertFilter::default()
+        };
+        let (sql, texts) = list_alerts_sql(&next);
+        assert!(
+            sql.contains("status = $1 AND (last_seen, id) < ($2, CAST($3 AS BIGINT))")
+                && sql.contains("LIMIT $4"),
+            "{sql}"
+        );
+        assert_eq!(texts, vec!["active", "2026-01-02T03:04:05Z", "42"]);
+    }
+
+    #[test]
+    fn alert_cursors_round_trip_through_text() {
+        let c = AlertCursor {
+            last_seen: "2026-01-02T03:04:05.123Z".into(),
+            id: 7,
+        };
+        assert_eq!(c.to_string().parse::<AlertCursor>().unwrap(), c);
+        for bad in ["", "7", "x.2026", "7.", "-"] {
+            assert!(bad.parse::<AlertCursor>().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -33,9 +33,11 @@ use crate::platform::{
 };
 use crate::rows::{count, unsigned};
 use crate::snapshots::{
-    ClusterRecord, FindingCursor, FindingFilter, FindingPage, Recommendation, SEVERITY_RANK,
-    SnapshotId, SnapshotInfo, Store, cluster_row, finding_page, findings_page_sql, now_rfc3339,
-    object_row, page_limit, recommendation_row, sha256_hex, snapshot_row, stored_body, summary,
+    ClusterRecord, FindingCursor, FindingFilter, FindingPage, ObjectCursor, ObjectFilter,
+    ObjectPage, Recommendation, SEVERITY_RANK, SnapshotId, SnapshotInfo, Store, cluster_row,
+    count_objects_sql, finding_page, findings_page_sql, now_rfc3339, object_extras, object_page,
+    object_row, object_summary_row, objects_page_sql, page_limit, recommendation_row,
+    recommendations_matching_sql, sha256_hex, snapshot_row, stored_body, summary,
 };
 use crate::{Error, migrator};
 
@@ -123,7 +125,9 @@ impl PgStore {
                 location: location.clone(),
                 source,
             })?;
-        Ok(PgStore { pool, location })
+        let store = PgStore { pool, location };
+        store.fill_object_columns().await?;
+        Ok(store)
     }
 
     /// Where the store is, as `postgres://user@host:port/database` (no password).
@@ -242,7 +246,10 @@ impl Store for PgStore {
         .fetch_one(&mut *tx)
         .await?
         .try_get(0)?;
+        let extras = object_extras(objects, findings);
         for (chunk_no, chunk) in objects.chunks(BATCH).enumerate() {
+            let first = chunk_no * BATCH;
+            let extra = extras.get(first..first + chunk.len()).unwrap_or_default();
             let mut hashes = Vec::with_capacity(chunk.len());
             let mut bodies = Vec::with_capacity(chunk.len());
             for o in chunk {
@@ -258,18 +265,22 @@ impl Store for PgStore {
             .bind(&bodies)
             .execute(&mut *tx)
             .await?;
-            let first = chunk_no * BATCH;
             let positions: Vec<i64> = (first..first + chunk.len()).map(count).collect();
             let column = |f: fn(&Object) -> String| chunk.iter().map(f).collect::<Vec<_>>();
+            let labels: Vec<&str> = extra.iter().map(|e| e.0.as_str()).collect();
+            let images: Vec<&str> = extra.iter().map(|e| e.1.as_str()).collect();
+            let on: Vec<i64> = extra.iter().map(|e| e.2).collect();
             let namespaces: Vec<Option<String>> =
                 chunk.iter().map(|o| o.resource.namespace.clone()).collect();
             let documents: Vec<i64> = chunk.iter().map(|o| count(o.location.document)).collect();
             let lines: Vec<i64> = chunk.iter().map(|o| count(o.location.line)).collect();
             sqlx::query(
                 "INSERT INTO snapshot_objects
-                 (snapshot_id, position, api_version, kind, namespace, name, file, document, line, hash)
+                 (snapshot_id, position, api_version, kind, namespace, name, file, document, line, hash,
+                  labels, images, findings)
                  SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[],
-                     $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::text[])",
+                     $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::text[],
+                     $11::text[], $12::text[], $13::bigint[])",
             )
             .bind(id)
             .bind(&positions)
@@ -281,6 +292,9 @@ impl Store for PgStore {
             .bind(&documents)
             .bind(&lines)
             .bind(&hashes)
+            .bind(&labels)
+            .bind(&images)
+            .bind(&on)
             .execute(&mut *tx)
             .await?;
         }
@@ -400,6 +414,122 @@ impl Store for PgStore {
             .collect::<Result<Vec<(i64, String)>, sqlx::Error>>()?;
         finding_page(rows, limit)
     }
+
+    async fn recommendations_matching(
+        &self,
+        id: SnapshotId,
+        filter: &FindingFilter,
+    ) -> Result<Vec<Recommendation>, Error> {
+        if filter.is_empty() {
+            return self.recommendations(id).await;
+        }
+        let (sql, texts) = recommendations_matching_sql(filter, "strpos");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0);
+        for t in texts {
+            query = query.bind(t);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(recommendation_row)
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    async fn objects_of_kind(&self, id: SnapshotId, kind: &str) -> Result<Vec<Object>, Error> {
+        let rows = sqlx::query(
+            "SELECT o.api_version, o.kind, o.namespace, o.name, o.file, o.document, o.line, c.body
+             FROM snapshot_objects o JOIN object_contents c ON c.hash = o.hash
+             WHERE o.snapshot_id = $1 AND o.kind = $2 ORDER BY o.position",
+        )
+        .bind(id.0)
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(object_row).collect()
+    }
+
+    async fn objects_page(
+        &self,
+        id: SnapshotId,
+        filter: &ObjectFilter,
+        after: Option<ObjectCursor>,
+        limit: u32,
+    ) -> Result<ObjectPage, Error> {
+        let (limit, fetch) = page_limit(limit);
+        let (sql, texts) = objects_page_sql(filter, "strpos");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.0)
+            .bind(after.map_or(-1, |c| c.0));
+        for t in texts {
+            query = query.bind(t);
+        }
+        let rows = query.bind(fetch).fetch_all(&self.pool).await?;
+        let rows = rows
+            .iter()
+            .map(object_summary_row)
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(object_page(rows, limit))
+    }
+
+    async fn count_objects(&self, id: SnapshotId, filter: &ObjectFilter) -> Result<u64, Error> {
+        let (sql, texts) = count_objects_sql(filter, "strpos");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0);
+        for t in texts {
+            query = query.bind(t);
+        }
+        let row = query.fetch_one(&self.pool).await?;
+        Ok(unsigned(&row, "n")?)
+    }
+}
+
+impl PgStore {
+    /// Fills the inventory columns of object rows saved before migration 0006, one snapshot
+    /// per transaction.
+    async fn fill_object_columns(&self) -> Result<(), Error> {
+        loop {
+            let Some(row) = sqlx::query(
+                "SELECT snapshot_id FROM snapshot_objects WHERE labels IS NULL LIMIT 1",
+            )
+            .fetch_optional(&self.pool)
+            .await?
+            else {
+                return Ok(());
+            };
+            let id = SnapshotId(row.try_get(0)?);
+            let objects = self.load_snapshot_objects(id).await?;
+            let findings = self.load_findings(id).await?;
+            let extras = object_extras(&objects, &findings);
+            let mut tx = self.pool.begin().await?;
+            for (chunk_no, chunk) in extras.chunks(BATCH).enumerate() {
+                let first = chunk_no * BATCH;
+                let positions: Vec<i64> = (first..first + chunk.len()).map(count).collect();
+                let labels: Vec<&str> = chunk.iter().map(|e| e.0.as_str()).collect();
+                let images: Vec<&str> = chunk.iter().map(|e| e.1.as_str()).collect();
+                let on: Vec<i64> = chunk.iter().map(|e| e.2).collect();
+                sqlx::query(
+                    "UPDATE snapshot_objects o SET labels = u.l, images = u.i, findings = u.f
+                     FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[]) AS u(p, l, i, f)
+                     WHERE o.snapshot_id = $1 AND o.position = u.p",
+                )
+                .bind(id.0)
+                .bind(&positions)
+                .bind(&labels)
+                .bind(&images)
+                .bind(&on)
+                .execute(&mut *tx)
+                .await?;
+            }
+            // rows past the objects read (none unless the snapshot is damaged) end the loop too
+            sqlx::query(
+                "UPDATE snapshot_objects SET labels = E'\\n', images = E'\\n', findings = 0
+                 WHERE snapshot_id = $1 AND labels IS NULL",
+            )
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+    }
 }
 
 impl PlatformStore for PgStore {
@@ -420,11 +550,7 @@ impl PlatformStore for PgStore {
         for t in texts {
             query = query.bind(t);
         }
-        let rows = query
-            .bind(limit)
-            .bind(i64::from(filter.offset))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = query.bind(limit).fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
             .map(alert_row)

@@ -11,6 +11,8 @@ pub(crate) trait Cols {
     fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
     /// A non-null integer column.
     fn int(&self, column: &str) -> Result<i64, sqlx::Error>;
+    /// A nullable integer column.
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error>;
 }
 
 macro_rules! cols_for {
@@ -23,6 +25,9 @@ macro_rules! cols_for {
                 self.try_get(column)
             }
             fn int(&self, column: &str) -> Result<i64, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
                 self.try_get(column)
             }
         }

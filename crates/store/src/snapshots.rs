@@ -9,6 +9,15 @@
 //! [`Store::findings_page`] pages through the findings with a keyset cursor (the finding's
 //! position in the snapshot), so a page costs the same at the first and at the ten-thousandth
 //! page; its queries use indexes that start with the snapshot id.
+//!
+//! The inventory list ([`Store::objects_page`], [`Store::count_objects`]) reads only object
+//! rows, never their bodies: `save_snapshot` writes next to each object its labels as
+//! `"\nkey=value\n..."`, its container images as `"\nimage\n..."` and its number of
+//! findings, so every filter is a column test (a label selector term is one substring test
+//! on whole `key=value` lines) and a page is a keyset walk of the snapshot's rows. Rows saved
+//! before these columns existed are filled in when the store opens. Why substring tests and
+//! not a JSON column: both dialects evaluate `instr`/`strpos` alike, whereas JSON operators
+//! differ between SQLite and PostgreSQL.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -88,6 +97,87 @@ pub struct FindingFilter {
     pub kind: Option<String>,
     /// Only resources whose name contains this text (ASCII case-insensitive).
     pub name_contains: Option<String>,
+    /// Only resources whose `Kind/namespace/name` (`Kind/name` when cluster-scoped) contains
+    /// this text (ASCII case-insensitive).
+    pub resource_contains: Option<String>,
+}
+
+impl FindingFilter {
+    /// Whether the filter lets every finding through.
+    pub fn is_empty(&self) -> bool {
+        self == &FindingFilter::default()
+    }
+}
+
+/// One requirement of an equality-based label selector (`kubectl -l`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabelRequirement {
+    /// `key=value`.
+    Equals(String, String),
+    /// `key!=value` (also true when the label is absent, as in Kubernetes).
+    NotEquals(String, String),
+    /// `key`.
+    Exists(String),
+    /// `!key`.
+    Absent(String),
+}
+
+/// Which objects of a snapshot to list. Empty fields match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectFilter {
+    /// Only this namespace.
+    pub namespace: Option<String>,
+    /// Only this kind (ASCII case-insensitive).
+    pub kind: Option<String>,
+    /// Only objects whose name contains this text (ASCII case-insensitive).
+    pub name_contains: Option<String>,
+    /// Only objects whose labels meet every requirement.
+    pub labels: Vec<LabelRequirement>,
+    /// Only objects with a container image containing this text.
+    pub image_contains: Option<String>,
+}
+
+/// Where the next page of objects starts: after the object at this position of the snapshot.
+/// Its text form (`Display`/`FromStr`) goes into URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct ObjectCursor(pub i64);
+
+impl std::fmt::Display for ObjectCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::str::FromStr for ObjectCursor {
+    type Err = std::num::ParseIntError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(ObjectCursor)
+    }
+}
+
+/// What an inventory list shows of one object (its body is not read).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ObjectSummary {
+    /// Position in the snapshot (the cursor after this object).
+    pub position: ObjectCursor,
+    /// The object.
+    pub resource: ResourceRef,
+    /// `metadata.labels` (values as text).
+    pub labels: BTreeMap<String, String>,
+    /// Container images of its pod template, in order, without repeats.
+    pub images: Vec<String>,
+    /// Number of findings on it in the snapshot.
+    pub findings: u64,
+}
+
+/// One page of objects.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ObjectPage {
+    /// The objects, in the order they were saved.
+    pub objects: Vec<ObjectSummary>,
+    /// The cursor of the next page; `None` on the last page.
+    pub next: Option<ObjectCursor>,
 }
 
 /// Where the next page of findings starts: after the finding at this position of the
@@ -179,6 +269,39 @@ pub trait Store: Send + Sync {
         after: Option<FindingCursor>,
         limit: u32,
     ) -> impl Future<Output = Result<FindingPage, Error>> + Send;
+
+    /// The findings of a snapshot matching `filter` counted by check, in the order of
+    /// [`recommendations`](Self::recommendations) (which answers when the filter is empty);
+    /// title and severity are the check's in the snapshot.
+    fn recommendations_matching(
+        &self,
+        id: SnapshotId,
+        filter: &FindingFilter,
+    ) -> impl Future<Output = Result<Vec<Recommendation>, Error>> + Send;
+
+    /// The objects of one kind (exact) in a snapshot, in the order they were saved.
+    fn objects_of_kind(
+        &self,
+        id: SnapshotId,
+        kind: &str,
+    ) -> impl Future<Output = Result<Vec<Object>, Error>> + Send;
+
+    /// One page of the objects of a snapshot matching `filter`, in the order they were saved,
+    /// starting after `after`; `limit` is clamped to `1..=`[`MAX_PAGE`].
+    fn objects_page(
+        &self,
+        id: SnapshotId,
+        filter: &ObjectFilter,
+        after: Option<ObjectCursor>,
+        limit: u32,
+    ) -> impl Future<Output = Result<ObjectPage, Error>> + Send;
+
+    /// Number of objects of a snapshot matching `filter`.
+    fn count_objects(
+        &self,
+        id: SnapshotId,
+        filter: &ObjectFilter,
+    ) -> impl Future<Output = Result<u64, Error>> + Send;
 }
 
 pub(crate) fn cluster_row(r: &impl Cols) -> Result<ClusterRecord, sqlx::Error> {
@@ -246,34 +369,265 @@ pub(crate) fn page_limit(limit: u32) -> (usize, i64) {
     (limit as usize, i64::from(limit) + 1)
 }
 
+/// `AND`-joined conditions with numbered parameters (`$N`, which both dialects accept) and
+/// the text values to bind to them, in order.
+pub(crate) struct Conditions {
+    pub(crate) sql: String,
+    pub(crate) texts: Vec<String>,
+    first: usize,
+}
+
+impl Conditions {
+    /// Conditions whose first text parameter is `$first`.
+    pub(crate) fn new(first: usize) -> Conditions {
+        Conditions {
+            sql: String::new(),
+            texts: Vec::new(),
+            first,
+        }
+    }
+
+    /// Adds `condition(param)` with `value` bound to `param`.
+    pub(crate) fn add(&mut self, value: impl Into<String>, condition: impl Fn(&str) -> String) {
+        let param = format!("${}", self.first + self.texts.len());
+        self.texts.push(value.into());
+        self.sql.push_str(" AND ");
+        self.sql.push_str(&condition(&param));
+    }
+
+    /// The number of the next parameter.
+    pub(crate) fn next_param(&self) -> usize {
+        self.first + self.texts.len()
+    }
+}
+
+/// The conditions of a finding filter, text parameters from `$first`. `find` is the
+/// substring function of the dialect (`instr` for SQLite, `strpos` for PostgreSQL).
+pub(crate) fn finding_conditions(filter: &FindingFilter, find: &str, first: usize) -> Conditions {
+    let mut c = Conditions::new(first);
+    if let Some(v) = &filter.check_id {
+        c.add(v, |p| format!("check_id = {p}"));
+    }
+    if let Some(v) = &filter.namespace {
+        c.add(v, |p| format!("namespace = {p}"));
+    }
+    if let Some(v) = &filter.kind {
+        c.add(v, |p| format!("kind = {p}"));
+    }
+    if let Some(v) = &filter.name_contains {
+        c.add(v.to_ascii_lowercase(), |p| {
+            format!("{find}(lower(name), {p}) > 0")
+        });
+    }
+    if let Some(v) = &filter.resource_contains {
+        c.add(v.to_ascii_lowercase(), |p| {
+            format!("{find}(lower(kind || '/' || coalesce(namespace || '/', '') || name), {p}) > 0")
+        });
+    }
+    c
+}
+
 /// The query of [`Store::findings_page`] with only the conditions the filter uses (so the
 /// planner can pick the matching index), and the text values to bind after `$1` (snapshot id)
-/// and `$2` (cursor); the row limit comes last. `find` is the substring function of the
-/// dialect (`instr` for SQLite, `strpos` for PostgreSQL). Both dialects accept `$N`.
-pub(crate) fn findings_page_sql<'f>(
-    filter: &'f FindingFilter,
-    find: &str,
-) -> (String, Vec<&'f str>) {
-    let mut sql = String::from(
-        "SELECT position, body FROM snapshot_findings WHERE snapshot_id = $1 AND position > $2",
+/// and `$2` (cursor); the row limit comes last.
+pub(crate) fn findings_page_sql(filter: &FindingFilter, find: &str) -> (String, Vec<String>) {
+    let c = finding_conditions(filter, find, 3);
+    let sql = format!(
+        "SELECT position, body FROM snapshot_findings WHERE snapshot_id = $1 AND position > $2{} \
+         ORDER BY position LIMIT ${}",
+        c.sql,
+        c.next_param()
     );
-    let mut texts = Vec::new();
-    let mut add = |value: &'f Option<String>, condition: &dyn Fn(usize) -> String| {
-        if let Some(v) = value {
-            texts.push(v.as_str());
-            sql.push_str(" AND ");
-            sql.push_str(&condition(texts.len() + 2));
+    (sql, c.texts)
+}
+
+/// The query of [`Store::recommendations_matching`] for a non-empty filter: the findings
+/// counted by check, texts bound after `$1` (snapshot id).
+pub(crate) fn recommendations_matching_sql(
+    filter: &FindingFilter,
+    find: &str,
+) -> (String, Vec<String>) {
+    let c = finding_conditions(filter, find, 2);
+    let sql = format!(
+        "SELECT m.check_id, k.title, k.severity_rank AS rank, m.n FROM \
+         (SELECT check_id, count(*) AS n FROM snapshot_findings WHERE snapshot_id = $1{} \
+          GROUP BY check_id) m \
+         JOIN snapshot_checks k ON k.snapshot_id = $1 AND k.check_id = m.check_id \
+         ORDER BY rank DESC, n DESC, m.check_id",
+        c.sql
+    );
+    (sql, c.texts)
+}
+
+/// The conditions of an object filter, text parameters from `$first`.
+pub(crate) fn object_conditions(filter: &ObjectFilter, find: &str, first: usize) -> Conditions {
+    let mut c = Conditions::new(first);
+    if let Some(v) = &filter.namespace {
+        c.add(v, |p| format!("namespace = {p}"));
+    }
+    if let Some(v) = &filter.kind {
+        c.add(v.to_ascii_lowercase(), |p| format!("lower(kind) = {p}"));
+    }
+    if let Some(v) = &filter.name_contains {
+        c.add(v.to_ascii_lowercase(), |p| {
+            format!("{find}(lower(name), {p}) > 0")
+        });
+    }
+    for r in &filter.labels {
+        let (needle, present) = match r {
+            LabelRequirement::Equals(k, v) => (format!("\n{k}={v}\n"), true),
+            LabelRequirement::NotEquals(k, v) => (format!("\n{k}={v}\n"), false),
+            LabelRequirement::Exists(k) => (format!("\n{k}="), true),
+            LabelRequirement::Absent(k) => (format!("\n{k}="), false),
+        };
+        c.add(needle, |p| {
+            if present {
+                format!("{find}(labels, {p}) > 0")
+            } else {
+                format!("{find}(labels, {p}) = 0")
+            }
+        });
+    }
+    if let Some(v) = &filter.image_contains {
+        c.add(v, |p| format!("{find}(images, {p}) > 0"));
+    }
+    c
+}
+
+/// The query of [`Store::objects_page`]: texts bound after `$1` (snapshot id) and `$2`
+/// (cursor); the row limit comes last.
+pub(crate) fn objects_page_sql(filter: &ObjectFilter, find: &str) -> (String, Vec<String>) {
+    let c = object_conditions(filter, find, 3);
+    let sql = format!(
+        "SELECT position, api_version, kind, namespace, name, labels, images, findings \
+         FROM snapshot_objects WHERE snapshot_id = $1 AND position > $2{} \
+         ORDER BY position LIMIT ${}",
+        c.sql,
+        c.next_param()
+    );
+    (sql, c.texts)
+}
+
+/// The query of [`Store::count_objects`]: texts bound after `$1` (snapshot id).
+pub(crate) fn count_objects_sql(filter: &ObjectFilter, find: &str) -> (String, Vec<String>) {
+    let c = object_conditions(filter, find, 2);
+    let sql = format!(
+        "SELECT count(*) AS n FROM snapshot_objects WHERE snapshot_id = $1{}",
+        c.sql
+    );
+    (sql, c.texts)
+}
+
+/// An object row of [`Store::objects_page`].
+pub(crate) fn object_summary_row(r: &impl Cols) -> Result<ObjectSummary, sqlx::Error> {
+    Ok(ObjectSummary {
+        position: ObjectCursor(r.int("position")?),
+        resource: ResourceRef {
+            api_version: r.text("api_version")?,
+            kind: r.text("kind")?,
+            namespace: r.opt_text("namespace")?,
+            name: r.text("name")?,
+        },
+        labels: r
+            .opt_text("labels")?
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        images: r
+            .opt_text("images")?
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        findings: r
+            .opt_int("findings")?
+            .map_or(0, |n| u64::try_from(n).unwrap_or(0)),
+    })
+}
+
+/// Builds a page of objects from up to `limit + 1` rows.
+pub(crate) fn object_page(mut rows: Vec<ObjectSummary>, limit: usize) -> ObjectPage {
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    ObjectPage {
+        next: if more {
+            rows.last().map(|o| o.position)
+        } else {
+            None
+        },
+        objects: rows,
+    }
+}
+
+/// What the inventory list keeps of each object besides its identity: labels text, images
+/// text (see migration 0006) and number of findings, in the order of `objects`.
+pub(crate) fn object_extras(
+    objects: &[Object],
+    findings: &[Finding],
+) -> Vec<(String, String, i64)> {
+    let mut on: BTreeMap<&ResourceRef, i64> = BTreeMap::new();
+    for f in findings {
+        *on.entry(&f.resource).or_default() += 1;
+    }
+    objects
+        .iter()
+        .map(|o| {
+            (
+                labels_text(o),
+                images_text(o),
+                on.get(&o.resource).copied().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+/// `"\nkey=value\n..."`: labels whose key or value could not be told apart in this form
+/// (a newline anywhere, `=` in the key) are left out; values that are not strings are kept
+/// as their JSON text.
+pub(crate) fn labels_text(o: &Object) -> String {
+    let mut out = String::from("\n");
+    if let Value::Object(map) = o.labels() {
+        for (k, v) in map {
+            let v = match v {
+                Value::String(s) => s.clone(),
+                Value::Null => continue,
+                other => other.to_string(),
+            };
+            if k.is_empty() || k.contains(['=', '\n']) || v.contains('\n') {
+                continue;
+            }
+            out.push_str(k);
+            out.push('=');
+            out.push_str(&v);
+            out.push('\n');
         }
-    };
-    add(&filter.check_id, &|n| format!("check_id = ${n}"));
-    add(&filter.namespace, &|n| format!("namespace = ${n}"));
-    add(&filter.kind, &|n| format!("kind = ${n}"));
-    add(&filter.name_contains, &|n| {
-        format!("{find}(lower(name), lower(${n})) > 0")
-    });
-    let limit = texts.len() + 3;
-    sql.push_str(&format!(" ORDER BY position LIMIT ${limit}"));
-    (sql, texts)
+    }
+    out
+}
+
+/// `"\nimage\n..."`: the container images of the object's pod template, in order, without
+/// repeats.
+pub(crate) fn images_text(o: &Object) -> String {
+    let mut images: Vec<&str> = Vec::new();
+    if let Some(t) = o.pod_template() {
+        for c in t.containers() {
+            if let Some(i) = c.value.get("image").and_then(Value::as_str)
+                && !i.contains('\n')
+                && !images.contains(&i)
+            {
+                images.push(i);
+            }
+        }
+    }
+    let mut out = String::from("\n");
+    for i in images {
+        out.push_str(i);
+        out.push('\n');
+    }
+    out
 }
 
 /// Builds a page from up to `limit + 1` rows of (position, body).
@@ -389,7 +743,8 @@ impl Store for SqliteStore {
         .fetch_one(&mut *tx)
         .await?
         .try_get(0)?;
-        for (position, o) in objects.iter().enumerate() {
+        let extras = object_extras(objects, findings);
+        for ((position, o), (labels, images, on)) in objects.iter().enumerate().zip(extras) {
             let body = stored_body(o)?;
             let hash = sha256_hex(&body);
             sqlx::query("INSERT OR IGNORE INTO object_contents (hash, body) VALUES (?1, ?2)")
@@ -399,8 +754,9 @@ impl Store for SqliteStore {
                 .await?;
             sqlx::query(
                 "INSERT INTO snapshot_objects
-                 (snapshot_id, position, api_version, kind, namespace, name, file, document, line, hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 (snapshot_id, position, api_version, kind, namespace, name, file, document, line, hash,
+                  labels, images, findings)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )
             .bind(id)
             .bind(count(position))
@@ -412,6 +768,9 @@ impl Store for SqliteStore {
             .bind(count(o.location.document))
             .bind(count(o.location.line))
             .bind(&hash)
+            .bind(labels)
+            .bind(images)
+            .bind(on)
             .execute(&mut *tx)
             .await?;
         }
@@ -520,6 +879,117 @@ impl Store for SqliteStore {
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect::<Result<Vec<(i64, String)>, sqlx::Error>>()?;
         finding_page(rows, limit)
+    }
+
+    async fn recommendations_matching(
+        &self,
+        id: SnapshotId,
+        filter: &FindingFilter,
+    ) -> Result<Vec<Recommendation>, Error> {
+        if filter.is_empty() {
+            return self.recommendations(id).await;
+        }
+        let (sql, texts) = recommendations_matching_sql(filter, "instr");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0);
+        for t in texts {
+            query = query.bind(t);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(recommendation_row)
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    async fn objects_of_kind(&self, id: SnapshotId, kind: &str) -> Result<Vec<Object>, Error> {
+        let rows = sqlx::query(
+            "SELECT o.api_version, o.kind, o.namespace, o.name, o.file, o.document, o.line, c.body
+             FROM snapshot_objects o JOIN object_contents c ON c.hash = o.hash
+             WHERE o.snapshot_id = ?1 AND o.kind = ?2 ORDER BY o.position",
+        )
+        .bind(id.0)
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(object_row).collect()
+    }
+
+    async fn objects_page(
+        &self,
+        id: SnapshotId,
+        filter: &ObjectFilter,
+        after: Option<ObjectCursor>,
+        limit: u32,
+    ) -> Result<ObjectPage, Error> {
+        let (limit, fetch) = page_limit(limit);
+        let (sql, texts) = objects_page_sql(filter, "instr");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.0)
+            .bind(after.map_or(-1, |c| c.0));
+        for t in texts {
+            query = query.bind(t);
+        }
+        let rows = query.bind(fetch).fetch_all(&self.pool).await?;
+        let rows = rows
+            .iter()
+            .map(object_summary_row)
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(object_page(rows, limit))
+    }
+
+    async fn count_objects(&self, id: SnapshotId, filter: &ObjectFilter) -> Result<u64, Error> {
+        let (sql, texts) = count_objects_sql(filter, "instr");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0);
+        for t in texts {
+            query = query.bind(t);
+        }
+        let row = query.fetch_one(&self.pool).await?;
+        Ok(unsigned(&row, "n")?)
+    }
+}
+
+impl SqliteStore {
+    /// Fills the inventory columns of object rows saved before migration 0006, one snapshot
+    /// per transaction.
+    pub(crate) async fn fill_object_columns(&self) -> Result<(), Error> {
+        loop {
+            let Some(row) = sqlx::query(
+                "SELECT snapshot_id FROM snapshot_objects WHERE labels IS NULL LIMIT 1",
+            )
+            .fetch_optional(&self.pool)
+            .await?
+            else {
+                return Ok(());
+            };
+            let id = SnapshotId(row.try_get(0)?);
+            let objects = self.load_snapshot_objects(id).await?;
+            let findings = self.load_findings(id).await?;
+            let mut tx = self.pool.begin().await?;
+            for (position, (labels, images, on)) in
+                object_extras(&objects, &findings).into_iter().enumerate()
+            {
+                sqlx::query(
+                    "UPDATE snapshot_objects SET labels = ?3, images = ?4, findings = ?5
+                     WHERE snapshot_id = ?1 AND position = ?2",
+                )
+                .bind(id.0)
+                .bind(count(position))
+                .bind(labels)
+                .bind(images)
+                .bind(on)
+                .execute(&mut *tx)
+                .await?;
+            }
+            // rows past the objects read (none unless the snapshot is damaged) end the loop too
+            sqlx::query(
+                "UPDATE snapshot_objects SET labels = '\n', images = '\n', findings = 0
+                 WHERE snapshot_id = ?1 AND labels IS NULL",
+            )
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
     }
 }
 

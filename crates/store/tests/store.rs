@@ -12,8 +12,9 @@ use std::time::Duration;
 use palisade_inventory::Object;
 use palisade_model::{Finding, Location, ResourceRef, Severity};
 use palisade_store::{
-    AlertFilter, AlertStatus, AnyStore, FindingCursor, FindingFilter, ImageReport, Mitre, NewAlert,
-    PlatformStore, Recommendation, Role, SnapshotId, Store,
+    AlertCursor, AlertFilter, AlertStatus, AnyStore, FindingCursor, FindingFilter, ImageReport,
+    LabelRequirement, Mitre, NewAlert, ObjectCursor, ObjectFilter, ObjectSummary, PlatformStore,
+    Recommendation, Role, SnapshotId, Store,
 };
 use serde_json::{Value, json};
 use sqlx::Row as _;
@@ -128,6 +129,8 @@ on_both_backends!(
     concurrent_leasers_never_share_an_item,
     recommendations_aggregate_findings_by_check,
     findings_pages_walk_the_filtered_findings_once,
+    object_pages_filter_in_the_store,
+    alert_pages_follow_the_keyset_cursor,
 );
 
 fn object(raw: Value, document: usize) -> Object {
@@ -345,10 +348,18 @@ async fn platform_contract(fx: &Fixture) {
         .await
         .unwrap();
     assert!(none.is_empty());
+    let first = store
+        .list_alerts(&AlertFilter {
+            limit: 1,
+            ..AlertFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
     let page = store
         .list_alerts(&AlertFilter {
             limit: 1,
-            offset: 1,
+            after: Some(AlertCursor::after(&first[0])),
             ..AlertFilter::default()
         })
         .await
@@ -515,12 +526,12 @@ async fn migrations_apply_once_and_data_survives_reopening(fx: &Fixture) {
     assert_eq!(
         fx.scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
             .await,
-        5,
+        6,
         "each migration applied exactly once"
     );
     assert_eq!(
         fx.scalar("SELECT max(version) FROM _sqlx_migrations").await,
-        5
+        6
     );
     if let AnyStore::Sqlite(_) = fx.store {
         #[cfg(unix)]
@@ -780,6 +791,35 @@ async fn recommendations_aggregate_findings_by_check(fx: &Fixture) {
         ],
         "most severe first, then most frequent"
     );
+    // filtered: counted over the matching findings only
+    let ops = FindingFilter {
+        namespace: Some("ops".into()),
+        ..FindingFilter::default()
+    };
+    assert_eq!(
+        store.recommendations_matching(id, &ops).await.unwrap(),
+        vec![
+            rec("privileged", Severity::Critical, 10),
+            rec("no-limits", Severity::Medium, 20),
+            rec("latest-tag", Severity::Low, 10),
+        ]
+    );
+    let db = FindingFilter {
+        resource_contains: Some("deployment/SHOP/db".into()),
+        ..FindingFilter::default()
+    };
+    assert_eq!(
+        store.recommendations_matching(id, &db).await.unwrap(),
+        vec![rec("host-path", Severity::High, 2)],
+        "Kind/namespace/name, any case"
+    );
+    assert_eq!(
+        store
+            .recommendations_matching(id, &FindingFilter::default())
+            .await
+            .unwrap(),
+        store.recommendations(id).await.unwrap()
+    );
     let other = store.save_snapshot("c", &[], &[]).await.unwrap();
     assert!(store.recommendations(other).await.unwrap().is_empty());
     assert!(
@@ -905,4 +945,245 @@ async fn findings_pages_walk_the_filtered_findings_once(fx: &Fixture) {
             .findings
             .is_empty()
     );
+}
+
+/// Objects of an inventory: 30 Deployments in two namespaces with labels and images, a
+/// cluster-scoped Namespace and a Pod with two containers sharing an image.
+fn inventory() -> Vec<Object> {
+    let mut out = vec![object(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
+        0,
+    )];
+    for i in 0..30 {
+        let ns = if i % 3 == 0 { "shop" } else { "ops" };
+        let tier = if i % 2 == 0 { "web" } else { "db" };
+        let mut labels = json!({"app": format!("app-{i:02}"), "tier": tier});
+        if i % 5 == 0 {
+            labels["canary"] = json!("yes");
+        }
+        out.push(object(
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": format!("App-{i:02}"), "namespace": ns, "labels": labels},
+                "spec": {"template": {"spec": {"containers": [
+                    {"name": "app", "image": format!("registry.example/app:{i}")}]}}}}),
+            i + 1,
+        ));
+    }
+    out.push(object(
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "debug", "namespace": "ops"},
+            "spec": {"containers": [{"name": "a", "image": "busybox"}, {"name": "b", "image": "busybox"}],
+                     "initContainers": [{"name": "i", "image": "alpine"}]}}),
+        31,
+    ));
+    out
+}
+
+async fn walk_objects(
+    store: &AnyStore,
+    id: SnapshotId,
+    filter: &ObjectFilter,
+    limit: u32,
+) -> Vec<ObjectSummary> {
+    let mut out = Vec::new();
+    let mut after: Option<ObjectCursor> = None;
+    for _ in 0..1000 {
+        let page = store.objects_page(id, filter, after, limit).await.unwrap();
+        assert!(page.objects.len() <= limit as usize);
+        out.extend(page.objects);
+        match page.next {
+            Some(c) => after = Some(c.to_string().parse().unwrap()),
+            None => {
+                let n = store.count_objects(id, filter).await.unwrap();
+                assert_eq!(
+                    n,
+                    out.len() as u64,
+                    "count agrees with the pages: {filter:?}"
+                );
+                return out;
+            }
+        }
+    }
+    panic!("paging does not end");
+}
+
+async fn object_pages_filter_in_the_store(fx: &Fixture) {
+    let store = &fx.store;
+    store.upsert_cluster("c", "c", "s").await.unwrap();
+    let objects = inventory();
+    let mut findings = vec![finding("no-limits", Severity::Medium, "App-03")];
+    findings[0].resource.namespace = Some("shop".into());
+    findings.push(findings[0].clone());
+    let id = store.save_snapshot("c", &objects, &findings).await.unwrap();
+    store.save_snapshot("c", &objects[..3], &[]).await.unwrap();
+
+    let all = walk_objects(store, id, &ObjectFilter::default(), 7).await;
+    assert_eq!(all.len(), 32);
+    let names: Vec<&str> = all.iter().map(|o| o.resource.name.as_str()).collect();
+    assert_eq!(&names[..3], ["shop", "App-00", "App-01"], "saved order");
+    let app3 = &all[4];
+    assert_eq!(app3.resource.name, "App-03");
+    assert_eq!(app3.findings, 2);
+    assert_eq!(app3.images, ["registry.example/app:3"]);
+    assert_eq!(
+        app3.labels,
+        BTreeMap::from([
+            ("app".into(), "app-03".into()),
+            ("tier".into(), "db".into())
+        ])
+    );
+    assert_eq!(all[31].images, ["busybox", "alpine"], "no repeats");
+    assert!(all[0].images.is_empty() && all[0].labels.is_empty());
+
+    let by = |f: ObjectFilter| f;
+    let cases: Vec<(ObjectFilter, usize)> = vec![
+        (
+            by(ObjectFilter {
+                namespace: Some("shop".into()),
+                ..Default::default()
+            }),
+            10,
+        ),
+        (
+            by(ObjectFilter {
+                kind: Some("deployment".into()),
+                ..Default::default()
+            }),
+            30,
+        ),
+        (
+            by(ObjectFilter {
+                name_contains: Some("APP-2".into()),
+                ..Default::default()
+            }),
+            10,
+        ),
+        (
+            by(ObjectFilter {
+                labels: vec![LabelRequirement::Equals("tier".into(), "web".into())],
+                ..Default::default()
+            }),
+            15,
+        ),
+        (
+            by(ObjectFilter {
+                labels: vec![
+                    LabelRequirement::Exists("canary".into()),
+                    LabelRequirement::NotEquals("tier".into(), "db".into()),
+                ],
+                ..Default::default()
+            }),
+            3,
+        ),
+        (
+            by(ObjectFilter {
+                labels: vec![LabelRequirement::Absent("app".into())],
+                ..Default::default()
+            }),
+            2,
+        ),
+        (
+            by(ObjectFilter {
+                labels: vec![LabelRequirement::Equals("app".into(), "app-0".into())],
+                ..Default::default()
+            }),
+            0,
+        ),
+        (
+            by(ObjectFilter {
+                image_contains: Some("app:1".into()),
+                ..Default::default()
+            }),
+            11,
+        ),
+        (
+            by(ObjectFilter {
+                image_contains: Some("busybox".into()),
+                ..Default::default()
+            }),
+            1,
+        ),
+        (
+            by(ObjectFilter {
+                namespace: Some("ops".into()),
+                kind: Some("Deployment".into()),
+                image_contains: Some("registry.example".into()),
+                labels: vec![LabelRequirement::Equals("tier".into(), "web".into())],
+                ..Default::default()
+            }),
+            10,
+        ),
+    ];
+    for (filter, n) in &cases {
+        let found = walk_objects(store, id, filter, 4).await;
+        assert_eq!(found.len(), *n, "{filter:?}");
+    }
+    // the selector terms test whole keys and values, not parts of them
+    let canary = walk_objects(store, id, &cases[4].0, 2).await;
+    for o in &canary {
+        assert_eq!(o.labels.get("canary").map(String::as_str), Some("yes"));
+        assert_eq!(o.labels.get("tier").map(String::as_str), Some("web"));
+    }
+
+    let deployments = store.objects_of_kind(id, "Deployment").await.unwrap();
+    assert_eq!(deployments.len(), 30);
+    assert_eq!(deployments[0].raw["metadata"]["name"], "App-00");
+    assert!(
+        store
+            .objects_of_kind(id, "deployment")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .objects_page(SnapshotId(9999), &ObjectFilter::default(), None, 10)
+            .await
+            .unwrap()
+            .objects
+            .is_empty()
+    );
+}
+
+async fn alert_pages_follow_the_keyset_cursor(fx: &Fixture) {
+    let store = &fx.store;
+    // 25 alerts, some sharing a last_seen (the id breaks the tie)
+    for i in 0..25 {
+        let mut a = occurrence(&format!("user-{i}"), "", "m");
+        a.seen_at = Some(format!("2026-01-01T10:{:02}:00Z", i / 2));
+        if i % 4 == 0 {
+            a.cluster = Some("other".into());
+        }
+        store.record_alert(&a).await.unwrap();
+    }
+    let everything = store.list_alerts(&AlertFilter::default()).await.unwrap();
+    assert_eq!(everything.len(), 25);
+    for filter in [
+        AlertFilter::default(),
+        AlertFilter {
+            cluster: Some("other".into()),
+            ..AlertFilter::default()
+        },
+        AlertFilter {
+            status: Some(AlertStatus::Active),
+            ..AlertFilter::default()
+        },
+    ] {
+        let expected = store.list_alerts(&filter).await.unwrap();
+        let mut walked = Vec::new();
+        let mut after: Option<AlertCursor> = None;
+        loop {
+            let page = store
+                .list_alerts(&AlertFilter {
+                    limit: 4,
+                    after: after.clone(),
+                    ..filter.clone()
+                })
+                .await
+                .unwrap();
+            let Some(last) = page.last() else { break };
+            after = Some(AlertCursor::after(last).to_string().parse().unwrap());
+            walked.extend(page);
+        }
+        assert_eq!(walked, expected, "{filter:?}");
+    }
 }
