@@ -12,14 +12,14 @@
 # CPU is what the wall ratio approaches with a free second core (hashing runs beside it).
 #
 # usage: sudo bench/vuln-cold-scan.sh            (build if missing, then measure)
-#        BENCH_WORK=/var/tmp/x RUNS=9 bench/vuln-cold-scan.sh
+#        BENCH_WORK=/srv/bench RUNS=9 bench/vuln-cold-scan.sh   (default: target/vuln-bench)
 #        bench/vuln-cold-scan.sh --build-only
 # A database for matching comes from $VULN_DB (a directory with advisories.pvdb); without
 # it one is imported once from the corpus advisory sources into the work directory.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-WORK=${BENCH_WORK:-/var/tmp/palisade-vuln-bench}
+WORK=${BENCH_WORK:-$ROOT/target/vuln-bench}
 RUNS=${RUNS:-5}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target/bench}
 LARGE_PACKAGES=${LARGE_PACKAGES:-default-jdk-headless,clang,llvm,gcc,g++,make,python3,python3-pip,perl,git,curl,ca-certificates}
