@@ -1,10 +1,8 @@
 //! The [`Store`] and [`PlatformStore`] contracts, written once over [`AnyStore`] and run against
 //! both backends: the embedded SQLite store in a temporary directory, and a real PostgreSQL
-//! server that each test starts for itself (see [`pg::PgServer`]) and stops when it ends,
+//! server that each test starts for itself (see [`PgServer`]) and stops when it ends,
 //! passed or failed.
 #![expect(clippy::unwrap_used, clippy::panic, reason = "tests")]
-
-mod pg;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -16,6 +14,7 @@ use palisade_store::{
     LabelRequirement, Mitre, NewAlert, ObjectCursor, ObjectFilter, ObjectSummary, PlatformStore,
     Recommendation, Role, SnapshotId, Store,
 };
+use palisade_testkit::postgres::PgServer;
 use serde_json::{Value, json};
 use sqlx::Row as _;
 
@@ -26,7 +25,7 @@ struct Fixture {
     /// Where to open the same store again.
     location: String,
     _dir: Option<tempfile::TempDir>,
-    pg: Option<pg::PgServer>,
+    pg: Option<PgServer>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -52,8 +51,8 @@ async fn fixture(backend: Backend) -> Option<Fixture> {
             })
         }
         Backend::Postgres => {
-            let server = pg::PgServer::start()?;
-            let location = server.fresh_database("palisade_test").await;
+            let server = PgServer::start()?;
+            let location = server.fresh_database("palisade_test");
             let store = AnyStore::open(&location).await.unwrap();
             assert_eq!(store.backend(), "postgres");
             Some(Fixture {
