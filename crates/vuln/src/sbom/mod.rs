@@ -4,7 +4,7 @@
 //! What a package needs for matching travels in standard fields: the purl (CycloneDX
 //! `purl`, SPDX `externalRefs` of type `purl`) carries type, namespace, name, version,
 //! `arch`, `distro`, `epoch` and `upstream`; the distribution is a CycloneDX
-//! `operating-system` component or an SPDX package with purpose `OPERATING-SYSTEM`.
+//! `operating-system` component or an SPDX package with purpose `OPERATING_SYSTEM`.
 //! Locations and layers are CycloneDX properties (`palisade:location`,
 //! `palisade:layer_digest`; syft's `syft:location:N:path` and trivy's
 //! `aquasecurity:trivy:FilePath` are read too) and the SPDX `sourceInfo` text.

@@ -67,7 +67,7 @@ pub fn to_json(sbom: &Sbom, options: &WriteOptions) -> Value {
             "licenseConcluded": "NOASSERTION",
             "licenseDeclared": "NOASSERTION",
             "copyrightText": "NOASSERTION",
-            "primaryPackagePurpose": "OPERATING-SYSTEM",
+            "primaryPackagePurpose": "OPERATING_SYSTEM",
         });
         if let Some(v) = &d.version_id {
             os["versionInfo"] = json!(v);
@@ -137,7 +137,7 @@ pub fn to_json(sbom: &Sbom, options: &WriteOptions) -> Value {
 }
 
 /// Reads an SPDX 2.x JSON document into an SBOM. Packages without a purl of a known type
-/// are skipped, except the described artifact and an `OPERATING-SYSTEM` package.
+/// are skipped, except the described artifact and an `OPERATING_SYSTEM` package.
 pub fn from_json(v: &Value) -> Result<Sbom, SbomError> {
     let mut sbom = Sbom::default();
     let Some(pkgs) = v.get("packages").and_then(Value::as_array) else {
@@ -178,7 +178,9 @@ pub fn from_json(v: &Value) -> Result<Sbom, SbomError> {
             })
             .and_then(|r| r.get("referenceLocator"))
             .and_then(Value::as_str);
-        if purpose == "OPERATING-SYSTEM" {
+        // The JSON schema spells it with an underscore, the tag-value format (and some
+        // writers) with a hyphen.
+        if purpose == "OPERATING_SYSTEM" || purpose == "OPERATING-SYSTEM" {
             if let Some(name) = s("name") {
                 sbom.distro = Some(Distro {
                     id: name.to_ascii_lowercase(),

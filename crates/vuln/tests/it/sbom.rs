@@ -1,7 +1,7 @@
 //! SBOM documents: written CycloneDX 1.6 validates against the official schema, written
-//! SPDX 2.3 against a subset schema written from the specification (see
-//! `tests/schemas/README.md`), both read back to the same packages, and documents produced by
-//! syft are read.
+//! SPDX 2.3 against the official SPDX 2.3 schema and a stricter subset schema written from the
+//! specification (see `tests/schemas/README.md`), both read back to the same packages, and
+//! documents produced by syft are read.
 
 use palisade_vuln::catalog::{self, Distro, Package, PackageType, Sbom};
 use palisade_vuln::sbom::{self, Format, WriteOptions};
@@ -149,6 +149,19 @@ fn spdx_validates_and_round_trips() {
     let sbom = sample();
     let text = sbom::write(&sbom, Format::Spdx, &WriteOptions::default());
     let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let official = jsonschema::options()
+        .offline()
+        .should_validate_formats(true)
+        .build(&schema("spdx-2.3.schema.json"))
+        .unwrap();
+    assert_eq!(errors(&official, &doc), Vec::<String>::new());
+    // The official schema catches a broken document too (a required property missing).
+    let mut incomplete = doc.clone();
+    incomplete["creationInfo"]
+        .as_object_mut()
+        .unwrap()
+        .remove("created");
+    assert!(!errors(&official, &incomplete).is_empty());
     let v = jsonschema::options()
         .offline()
         .build(&schema("spdx-2.3-subset.schema.json"))
