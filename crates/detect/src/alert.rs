@@ -80,6 +80,11 @@ pub struct Alert {
     pub cluster: Option<String>,
     /// The rule's output for the first event.
     pub message: String,
+    /// The first event's raw JSON (at most [`MAX_EVENT_BYTES`], cut at a character boundary
+    /// when longer), kept only with [`DedupOptions::keep_event`]: the evidence a reviewer
+    /// reads beside the alert.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
     /// What the alert type means.
     pub description: String,
     /// What to do about it.
@@ -118,6 +123,22 @@ pub struct DedupOptions {
     /// Emit each alert as soon as it opens (count 1) as well as when it closes (only if more
     /// events were folded in), for live use; otherwise alerts are emitted when they close.
     pub emit_on_open: bool,
+    /// Keep the raw JSON of the event that opens each alert ([`Alert::event`]). With
+    /// `emit_on_open` it leaves with the opening alert and is not held while the alert is
+    /// open; without, each open alert holds up to [`MAX_EVENT_BYTES`].
+    pub keep_event: bool,
+}
+
+/// Most bytes of an event kept as an alert's evidence.
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+
+/// `raw` cut to at most [`MAX_EVENT_BYTES`] at a character boundary.
+fn evidence_of(raw: &str) -> String {
+    let mut end = raw.len().min(MAX_EVENT_BYTES);
+    while !raw.is_char_boundary(end) {
+        end -= 1;
+    }
+    raw[..end].to_string()
 }
 
 impl Default for DedupOptions {
@@ -127,6 +148,7 @@ impl Default for DedupOptions {
             max_open: 50_000,
             max_event_ids: 20,
             emit_on_open: false,
+            keep_event: false,
         }
     }
 }
@@ -306,7 +328,11 @@ impl Deduper {
         alert.event_ids = vec![event_id.to_string()];
         alert.event_ids.truncate(self.opts.max_event_ids);
         if self.opts.emit_on_open {
-            self.out.push(alert.clone());
+            // The evidence leaves with the opening alert; the open one does not hold it.
+            let event = alert.event.take();
+            let mut opened = alert.clone();
+            opened.event = event;
+            self.out.push(opened);
         }
         self.generation += 1;
         self.order.push_back((h, self.generation, time));
@@ -587,6 +613,7 @@ impl Analyzer {
     pub fn process(&mut self, ev: &K8sAuditEvent<'_>, at: Option<&Position<'_>>) {
         self.stats.events += 1;
         let time = ev.timestamp();
+        let keep_event = self.dedup.opts.keep_event;
         let mut matched = false;
         for (index, rule) in self.rules.matching(ev) {
             matched = true;
@@ -631,6 +658,7 @@ impl Analyzer {
                 cluster: ev.cluster_name().map(str::to_string),
                 // Rendered only for the event that opens the alert.
                 message: rule.output.render_text(ev),
+                event: keep_event.then(|| evidence_of(ev.raw())),
                 description: String::new(),
                 remediation: String::new(),
             });
@@ -785,6 +813,7 @@ mod tests {
             user: k.user.into(),
             cluster: None,
             message: String::new(),
+            event: None,
             description: String::new(),
             remediation: String::new(),
         }
@@ -845,6 +874,46 @@ mod tests {
         }
         emitted += d.finish().iter().map(|a| a.count).sum::<u64>();
         assert_eq!(emitted, 200_000);
+    }
+
+    #[test]
+    fn the_opening_event_is_kept_as_evidence_when_asked() {
+        let ev = |id: &str, t: &str| {
+            format!(
+                r#"{{"auditID":"{id}","verb":"list","stage":"ResponseComplete","user":{{"username":"alice"}},"objectRef":{{"resource":"pods","namespace":"palisade-canary"}},"stageTimestamp":"{t}","userAgent":"curl/8.0"}}"#
+            )
+        };
+        let run = |keep_event: bool| {
+            let (mut an, _) = Analyzer::new(AnalyzerOptions {
+                dedup: DedupOptions {
+                    emit_on_open: true,
+                    keep_event,
+                    ..Default::default()
+                },
+                ..Default::default()
+            })
+            .unwrap();
+            let mut out = Vec::new();
+            for (id, t) in [("a", "2024-05-01T10:00:00Z"), ("b", "2024-05-01T10:01:00Z")] {
+                let text = ev(id, t);
+                an.process(&crate::K8sAuditEvent::parse(&text).unwrap(), None);
+                out.extend(an.take_alerts());
+            }
+            out.extend(an.finish());
+            out
+        };
+        let kept = run(true);
+        assert_eq!(kept.len(), 2, "opened, then closed with count 2");
+        let event = kept[0].event.as_deref().unwrap();
+        let v: serde_json::Value = serde_json::from_str(event).unwrap();
+        assert_eq!(v["auditID"], "a");
+        assert_eq!(v["userAgent"], "curl/8.0");
+        assert_eq!(kept[1].count, 2);
+        assert!(kept[1].event.is_none(), "not held while open");
+        assert!(run(false).iter().all(|a| a.event.is_none()));
+        let long = format!("{}é", "x".repeat(MAX_EVENT_BYTES - 1));
+        let cut = evidence_of(&long);
+        assert!(cut.len() <= MAX_EVENT_BYTES && long.starts_with(&cut));
     }
 
     #[test]
