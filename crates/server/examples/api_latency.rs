@@ -249,6 +249,7 @@ async fn seed(location: &str, scale: Scale) -> String {
                 i / 60 % 60,
                 i % 60
             )),
+            event: None,
         };
         let stored = store.record_alert(&alert).await.unwrap();
         if i % 10 == 0 {

@@ -98,6 +98,12 @@ pub(crate) fn routes<S: Backend>() -> Vec<RouteDef<S>> {
             get(get_alert::<S>),
         ),
         route(
+            Method::GET,
+            "/api/v1/alerts/{id}/events",
+            false,
+            get(get_alert_events::<S>),
+        ),
+        route(
             Method::POST,
             "/api/v1/alerts/{id}/dismiss",
             false,
@@ -322,6 +328,17 @@ async fn get_alert<S: Backend>(
         Some(a) => ok(a),
         None => Err(ApiError::NotFound(format!("no alert {id}"))),
     }
+}
+
+async fn get_alert_events<S: Backend>(
+    State(app): State<AppState<S>>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let id = parse_alert_id(&id)?;
+    if app.store.get_alert(id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no alert {id}")));
+    }
+    items(app.store.alert_events(id).await?)
 }
 
 /// Body of a dismiss or resolve request (optional).

@@ -146,6 +146,7 @@ impl AuditReceiver {
             resource: resource_ref(&a.resource),
             user: (!a.user.is_empty()).then(|| a.user.clone()),
             message: a.message.clone(),
+            event: a.event.clone(),
             seen_at: Some(palisade_model::time::rfc3339(
                 u64::try_from(a.last_seen.div_euclid(1_000_000_000)).unwrap_or(0),
             )),

@@ -340,6 +340,74 @@ async fn alerts<S: Backend>(
     page("Security alerts", "/alerts", &who, &body)
 }
 
+/// The fields of a Kubernetes audit event a reviewer reads first, in reading order; the ones
+/// the event lacks are left out.
+fn evidence(event: &serde_json::Value) -> Vec<(&'static str, String)> {
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+    let list = |v: &serde_json::Value| {
+        v.as_array().map(|items| {
+            items
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    };
+    let mut rows = Vec::new();
+    let mut push = |name: &'static str, value: Option<String>| {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            rows.push((name, v));
+        }
+    };
+    push("Verb", text(&event["verb"]));
+    push("Request", text(&event["requestURI"]));
+    let o = &event["objectRef"];
+    if o.is_object() {
+        let parts: Vec<String> = [
+            o["apiGroup"].as_str().map(|g| format!("{g}/")),
+            o["resource"].as_str().map(str::to_owned),
+            o["namespace"].as_str().map(|n| format!(" in {n}")),
+            o["name"].as_str().map(|n| format!(" named {n}")),
+            o["subresource"].as_str().map(|s| format!(" ({s})")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        push("Object", Some(parts.concat()));
+    }
+    push("User", text(&event["user"]["username"]));
+    push("Groups", list(&event["user"]["groups"]));
+    push(
+        "Impersonated user",
+        text(&event["impersonatedUser"]["username"]),
+    );
+    push("Source addresses", list(&event["sourceIPs"]));
+    push("User agent", text(&event["userAgent"]));
+    let status = &event["responseStatus"];
+    push(
+        "Response",
+        status["code"].as_i64().map(|code| {
+            match status["reason"].as_str().or(status["message"].as_str()) {
+                Some(reason) => format!("{code} {reason}"),
+                None => code.to_string(),
+            }
+        }),
+    );
+    let annotations = &event["annotations"];
+    push(
+        "Authorization",
+        text(&annotations["authorization.k8s.io/decision"]).map(|d| {
+            match annotations["authorization.k8s.io/reason"].as_str() {
+                Some(r) if !r.is_empty() => format!("{d}: {r}"),
+                _ => d,
+            }
+        }),
+    );
+    push("Stage", text(&event["stage"]));
+    push("Audit id", text(&event["auditID"]));
+    rows
+}
+
 async fn alert<S: Backend>(
     State(app): State<AppState<S>>,
     headers: HeaderMap,
@@ -352,7 +420,20 @@ async fn alert<S: Backend>(
         .get_alert(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("There is no alert {id}.")))?;
-    let mitre = |v: &Option<String>| esc(v.as_deref().unwrap_or("—"));
+    let tactic = match a.mitre.tactic.as_deref() {
+        None => "—".to_owned(),
+        Some(id) => match palisade_model::mitre::tactic_name(id) {
+            Some(name) => format!("{} <span class=\"muted\">{}</span>", esc(name), esc(id)),
+            None => esc(id),
+        },
+    };
+    let technique = match a.mitre.technique.as_deref() {
+        None => "—".to_owned(),
+        Some(id) => match palisade_model::mitre::technique(id) {
+            Some(t) => format!("{} <span class=\"muted\">{}</span>", esc(t.name), esc(id)),
+            None => esc(id),
+        },
+    };
     let cluster = match &a.cluster {
         None => "—".to_owned(),
         Some(id) => {
@@ -374,8 +455,8 @@ async fn alert<S: Backend>(
         esc(&a.rule),
         html::severity(a.severity),
         html::status(a.status.as_str()),
-        mitre(&a.mitre.tactic),
-        mitre(&a.mitre.technique),
+        tactic,
+        technique,
         esc(&resource_text(a.resource.as_ref())),
         cluster,
         esc(a.user.as_deref().unwrap_or("—")),
@@ -384,6 +465,52 @@ async fn alert<S: Backend>(
         esc(&a.last_seen),
         esc(&a.message),
     );
+    if let Some(t) = palisade_detect::builtin::alert_type(&a.alert_type) {
+        let _ = write!(
+            body,
+            "<section aria-labelledby=\"h-about\"><h2 id=\"h-about\">{}</h2>\
+             <p>{}</p><h3>What to do</h3><p>{}</p></section>",
+            esc(t.title),
+            esc(t.description),
+            esc(t.remediation),
+        );
+    }
+    let events = app.store.alert_events(id).await?;
+    body.push_str("<section aria-labelledby=\"h-evidence\"><h2 id=\"h-evidence\">Evidence</h2>");
+    match events.first() {
+        None => body.push_str(
+            "<p class=\"empty\">No raw event is stored for this alert (alerts recorded by \
+             hand or before evidence was kept have none).</p>",
+        ),
+        Some(latest) => {
+            body.push_str("<dl class=\"detail\">");
+            for (name, value) in evidence(&latest.event) {
+                let _ = write!(body, "<dt>{}</dt><dd>{}</dd>", esc(name), esc(&value));
+            }
+            body.push_str("</dl>");
+            let _ = write!(
+                body,
+                "<h3>Raw events</h3><p class=\"muted\">The latest {} occurrence{} with an event, \
+                 newest first (also at <a href=\"/api/v1/alerts/{id}/events\">/api/v1/alerts/{id}/events</a>).</p>",
+                events.len(),
+                if events.len() == 1 { "" } else { "s" },
+            );
+            for (i, e) in events.iter().enumerate() {
+                let text = match &e.event {
+                    serde_json::Value::String(cut) => format!("{cut}\n(cut at the size limit)"),
+                    v => serde_json::to_string_pretty(v).unwrap_or_default(),
+                };
+                let _ = write!(
+                    body,
+                    "<details{}><summary>Event at {}</summary><pre>{}</pre></details>",
+                    if i == 0 { " open" } else { "" },
+                    esc(&e.seen_at),
+                    esc(&text),
+                );
+            }
+        }
+    }
+    body.push_str("</section>");
     body.push_str("<section aria-labelledby=\"h-actions\"><h2 id=\"h-actions\">Status</h2>");
     if let Some(by) = &a.status_by {
         let _ = write!(

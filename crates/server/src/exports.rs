@@ -210,9 +210,12 @@ pub fn detect_alert(stored: &Value) -> DetectAlert {
     });
     let mitre = stored.get("mitre");
     let id = stored.get("id").and_then(Value::as_i64).unwrap_or(0);
+    let alert_type = text("type");
+    // What the catalogue says about built-in alert types (custom rules have no entry).
+    let about = palisade_detect::builtin::alert_type(&alert_type);
     DetectAlert {
-        alert_type: text("type"),
-        title: text("type"),
+        title: about.map_or_else(|| alert_type.clone(), |t| t.title.to_owned()),
+        alert_type,
         rule: text("rule"),
         severity,
         priority: match severity {
@@ -243,8 +246,9 @@ pub fn detect_alert(stored: &Value) -> DetectAlert {
             .and_then(Value::as_str)
             .map(str::to_owned),
         message: text("message"),
-        description: String::new(),
-        remediation: String::new(),
+        event: None,
+        description: about.map(|t| t.description.to_owned()).unwrap_or_default(),
+        remediation: about.map(|t| t.remediation.to_owned()).unwrap_or_default(),
     }
 }
 

@@ -471,7 +471,7 @@ async fn seed(store: &SqliteStore, corpus: &Path) -> Seeded {
         ),
         (
             "exec",
-            "K8S_ExecIntoContainer",
+            "K8S_ExecIntoPod",
             Severity::Medium,
             "TA0002",
             "T1609",
@@ -502,6 +502,23 @@ async fn seed(store: &SqliteStore, corpus: &Path) -> Seeded {
                 user: Some("alice@example.com".into()),
                 message: message.into(),
                 seen_at: None,
+                // The raw audit event the detector keeps as evidence.
+                event: (key == "exec").then(|| {
+                    json!({
+                        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Request",
+                        "auditID": "5c1a7f0e-2b1d-4c33-9a51-0d6f0c2e9b11",
+                        "stage": "ResponseStarted", "verb": "create",
+                        "requestURI": "/api/v1/namespaces/default/pods/cartservice-6c8f5d7b9-abcde/exec?command=sh&stdin=true&tty=true",
+                        "user": {"username": "alice@example.com", "groups": ["developers", "system:authenticated"]},
+                        "sourceIPs": ["203.0.113.7"], "userAgent": "kubectl/v1.30.2 (linux/amd64)",
+                        "objectRef": {"resource": "pods", "namespace": "default", "name": "cartservice-6c8f5d7b9-abcde", "apiVersion": "v1", "subresource": "exec"},
+                        "responseStatus": {"code": 101},
+                        "annotations": {"authorization.k8s.io/decision": "allow", "authorization.k8s.io/reason": "RBAC: allowed by ClusterRoleBinding \"developers-edit\""},
+                        "requestReceivedTimestamp": "2026-12-01T10:00:00.000000Z",
+                        "stageTimestamp": "2026-12-01T10:00:00.020000Z"
+                    })
+                    .to_string()
+                }),
             })
             .await
             .unwrap();
@@ -635,7 +652,7 @@ fn dashboard_in_headless_chromium() {
     for t in [
         "K8S_CryptoMiningImage",
         "K8S_PrivilegedContainer",
-        "K8S_ExecIntoContainer",
+        "K8S_ExecIntoPod",
         "<script>alert(1)</script>",
     ] {
         assert!(main.contains(t), "alerts lack {t}");
@@ -650,14 +667,30 @@ fn dashboard_in_headless_chromium() {
     assert!(b.path().contains("severity=critical"), "{}", b.path());
     let main = b.main_text();
     assert!(main.contains("K8S_CryptoMiningImage"));
-    assert!(!main.contains("K8S_ExecIntoContainer"));
+    assert!(!main.contains("K8S_ExecIntoPod"));
     b.screenshot(&shots, "05-alerts-critical");
 
     // alert detail, dismissed by the admin
     let exec = seeded.alerts["exec"];
     b.open(&format!("{base}/alerts/{exec}"));
     let main = b.main_text();
-    for t in ["T1609", "TA0002", "alice@example.com", "active"] {
+    for t in [
+        "T1609",
+        "Container Administration Command",
+        "TA0002",
+        "Execution",
+        "alice@example.com",
+        "active",
+        // what the catalogue says about the alert type
+        "Exec into pod detected",
+        // the evidence read from the raw event
+        "Evidence",
+        "203.0.113.7",
+        "kubectl/v1.30.2",
+        "101",
+        "allow: RBAC: allowed by ClusterRoleBinding",
+        "5c1a7f0e-2b1d-4c33-9a51-0d6f0c2e9b11",
+    ] {
         assert!(main.contains(t), "alert detail lacks {t}: {main}");
     }
     b.screenshot(&shots, "06-alert-detail");

@@ -161,6 +161,12 @@ async fn seed(store: &SqliteStore) -> Seeded {
                 user: Some("alice".into()),
                 message: message.into(),
                 seen_at: None,
+                event: (key == "exec").then(|| {
+                    json!({"auditID": "a-1", "verb": "create", "sourceIPs": ["10.0.0.7"],
+                           "objectRef": {"resource": "pods", "namespace": "shop",
+                                         "name": "web-0", "subresource": "exec"}})
+                    .to_string()
+                }),
             })
             .await
             .unwrap();
@@ -450,7 +456,7 @@ async fn every_documented_route_answers_and_matches_its_schema() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 21, "routes exercised");
+    assert_eq!(checked, 22, "routes exercised");
 
     // the validation has teeth: a wrong type deep inside, or a missing field, is caught
     let mut alert_doc = h
@@ -478,6 +484,14 @@ async fn every_documented_route_answers_and_matches_its_schema() {
     // error bodies match the documented error schema too
     let missing = h.get("/api/v1/alerts/9999", Some(&h.reader)).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let missing = h.get("/api/v1/alerts/9999/events", Some(&h.reader)).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let exec = h.seeded.alert_ids["exec"];
+    let events = h
+        .get(&format!("/api/v1/alerts/{exec}/events"), Some(&h.reader))
+        .await;
+    assert_eq!(events.status, StatusCode::OK);
+    assert_eq!(events.json()["items"][0]["event"]["auditID"], "a-1");
     assert_documented(&doc, "/api/v1/alerts/{id}", "get", 404, &missing.json());
     let bad = h
         .get("/api/v1/alerts?severity=urgent", Some(&h.reader))

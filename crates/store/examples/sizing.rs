@@ -131,6 +131,7 @@ fn alert(i: usize) -> NewAlert {
             (i / 60) % 60,
             i % 60
         )),
+        event: None,
     }
 }
 

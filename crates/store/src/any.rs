@@ -21,8 +21,8 @@ use palisade_model::Finding;
 use serde_json::Value;
 
 use crate::platform::{
-    Alert, AlertCount, AlertFilter, AlertStatus, ImageRecord, ImageReport, NewAlert, PlatformStore,
-    QueuedExport, Role, TokenRecord,
+    Alert, AlertCount, AlertEvent, AlertFilter, AlertStatus, ImageRecord, ImageReport, NewAlert,
+    PlatformStore, QueuedExport, Role, TokenRecord,
 };
 use crate::snapshots::{
     ClusterRecord, FindingCursor, FindingFilter, FindingPage, ObjectCursor, ObjectFilter,
@@ -180,6 +180,10 @@ impl PlatformStore for AnyStore {
 
     async fn get_alert(&self, id: i64) -> Result<Option<Alert>, Error> {
         delegate!(self.get_alert(id))
+    }
+
+    async fn alert_events(&self, id: i64) -> Result<Vec<AlertEvent>, Error> {
+        delegate!(self.alert_events(id))
     }
 
     async fn set_alert_status(

@@ -57,9 +57,9 @@ use sqlx::{Row as _, SqlSafeStr as _};
 
 pub use any::AnyStore;
 pub use platform::{
-    Alert, AlertCount, AlertCursor, AlertFilter, AlertStatus, ImageRecord, ImageReport, MAX_LEASE,
-    MAX_LEASE_BATCH, Mitre, NewAlert, ParseCursorError, ParseNameError, PlatformStore,
-    QueuedExport, Role, TokenRecord,
+    Alert, AlertCount, AlertCursor, AlertEvent, AlertFilter, AlertStatus, ImageRecord, ImageReport,
+    MAX_ALERT_EVENTS, MAX_LEASE, MAX_LEASE_BATCH, Mitre, NewAlert, ParseCursorError,
+    ParseNameError, PlatformStore, QueuedExport, Role, TokenRecord,
 };
 pub use postgres::PgStore;
 pub use snapshots::{
@@ -145,7 +145,7 @@ pub enum Error {
 }
 
 /// The migrations, in order: (version, description, SQLite text, PostgreSQL text).
-const MIGRATIONS: [(i64, &str, &str, &str); 6] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 7] = [
     (
         1,
         "scans",
@@ -181,6 +181,12 @@ const MIGRATIONS: [(i64, &str, &str, &str); 6] = [
         "inventory lists",
         include_str!("../migrations/sqlite/0006_inventory_lists.sql"),
         include_str!("../migrations/postgres/0006_inventory_lists.sql"),
+    ),
+    (
+        7,
+        "alert events",
+        include_str!("../migrations/sqlite/0007_alert_events.sql"),
+        include_str!("../migrations/postgres/0007_alert_events.sql"),
     ),
 ];
 

@@ -132,6 +132,29 @@ pub struct NewAlert {
     pub message: String,
     /// When it happened (RFC 3339); now when absent.
     pub seen_at: Option<String>,
+    /// The raw event behind this occurrence (the detector's JSON), kept as evidence: the
+    /// latest [`MAX_ALERT_EVENTS`] of an alert are stored.
+    pub event: Option<String>,
+}
+
+/// Most raw events kept per alert.
+pub const MAX_ALERT_EVENTS: u32 = 10;
+
+/// A raw event kept as an alert's evidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertEvent {
+    /// When the occurrence happened (RFC 3339).
+    pub seen_at: String,
+    /// The event: parsed JSON, or the text as stored when it is not valid JSON (an event
+    /// the detector cut at its size limit).
+    pub event: Value,
+}
+
+impl AlertEvent {
+    pub(crate) fn from_stored(seen_at: String, text: &str) -> AlertEvent {
+        let event = serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()));
+        AlertEvent { seen_at, event }
+    }
 }
 
 /// A stored, deduplicated alert.
@@ -383,6 +406,10 @@ pub trait PlatformStore: Send + Sync {
 
     /// One alert.
     fn get_alert(&self, id: i64) -> impl Future<Output = Result<Option<Alert>, Error>> + Send;
+
+    /// The raw events kept as an alert's evidence, newest first (at most
+    /// [`MAX_ALERT_EVENTS`]; none for an unknown alert).
+    fn alert_events(&self, id: i64) -> impl Future<Output = Result<Vec<AlertEvent>, Error>> + Send;
 
     /// Sets an alert's status by hand; `None` when there is no such alert.
     fn set_alert_status(
@@ -668,6 +695,22 @@ async fn sqlite_record(
         .await?
         .try_get(0)?,
     };
+    if let Some(event) = &alert.event {
+        sqlx::query("INSERT INTO alert_events (alert_id, seen_at, event) VALUES (?1, ?2, ?3)")
+            .bind(id)
+            .bind(&seen)
+            .bind(event)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "DELETE FROM alert_events WHERE alert_id = ?1 AND id NOT IN
+                 (SELECT id FROM alert_events WHERE alert_id = ?1 ORDER BY id DESC LIMIT ?2)",
+        )
+        .bind(id)
+        .bind(i64::from(MAX_ALERT_EVENTS))
+        .execute(&mut *conn)
+        .await?;
+    }
     let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id)
@@ -717,6 +760,22 @@ impl PlatformStore for SqliteStore {
 
     async fn get_alert(&self, id: i64) -> Result<Option<Alert>, Error> {
         self.alert_by_id(id).await
+    }
+
+    async fn alert_events(&self, id: i64) -> Result<Vec<AlertEvent>, Error> {
+        let rows = sqlx::query(
+            "SELECT seen_at, event FROM alert_events WHERE alert_id = ?1 ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(id)
+        .bind(i64::from(MAX_ALERT_EVENTS))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let text: String = r.try_get("event")?;
+                Ok(AlertEvent::from_stored(r.try_get("seen_at")?, &text))
+            })
+            .collect()
     }
 
     async fn set_alert_status(

@@ -27,9 +27,10 @@ use sqlx::Row as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::platform::{
-    ALERT_COLUMNS, Alert, AlertCount, AlertFilter, AlertStatus, ImageRecord, ImageReport,
-    MAX_LEASE_BATCH, NewAlert, PlatformStore, QueuedExport, Role, TokenRecord, alert_fingerprint,
-    alert_row, count_row, export_row, image_row, lease_millis, list_alerts_sql, token_row,
+    ALERT_COLUMNS, Alert, AlertCount, AlertEvent, AlertFilter, AlertStatus, ImageRecord,
+    ImageReport, MAX_ALERT_EVENTS, MAX_LEASE_BATCH, NewAlert, PlatformStore, QueuedExport, Role,
+    TokenRecord, alert_fingerprint, alert_row, count_row, export_row, image_row, lease_millis,
+    list_alerts_sql, token_row,
 };
 use crate::rows::{count, unsigned};
 use crate::snapshots::{
@@ -182,7 +183,24 @@ async fn pg_record(conn: &mut sqlx::PgConnection, alert: &NewAlert) -> Result<Al
         .bind(&alert.message)
         .fetch_one(&mut *conn)
         .await?;
-    Ok(alert_row(&row)?)
+    let stored = alert_row(&row)?;
+    if let Some(event) = &alert.event {
+        sqlx::query("INSERT INTO alert_events (alert_id, seen_at, event) VALUES ($1, $2, $3)")
+            .bind(stored.id)
+            .bind(&seen)
+            .bind(event)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "DELETE FROM alert_events WHERE alert_id = $1 AND id NOT IN
+                 (SELECT id FROM alert_events WHERE alert_id = $1 ORDER BY id DESC LIMIT $2)",
+        )
+        .bind(stored.id)
+        .bind(i64::from(MAX_ALERT_EVENTS))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(stored)
 }
 
 impl Store for PgStore {
@@ -559,6 +577,22 @@ impl PlatformStore for PgStore {
 
     async fn get_alert(&self, id: i64) -> Result<Option<Alert>, Error> {
         self.alert_by_id(id).await
+    }
+
+    async fn alert_events(&self, id: i64) -> Result<Vec<AlertEvent>, Error> {
+        let rows = sqlx::query(
+            "SELECT seen_at, event FROM alert_events WHERE alert_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(id)
+        .bind(i64::from(MAX_ALERT_EVENTS))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let text: String = r.try_get("event")?;
+                Ok(AlertEvent::from_stored(r.try_get("seen_at")?, &text))
+            })
+            .collect()
     }
 
     async fn set_alert_status(

@@ -130,6 +130,7 @@ on_both_backends!(
     findings_pages_walk_the_filtered_findings_once,
     object_pages_filter_in_the_store,
     alert_pages_follow_the_keyset_cursor,
+    alerts_keep_their_latest_raw_events,
 );
 
 fn object(raw: Value, document: usize) -> Object {
@@ -306,6 +307,7 @@ fn occurrence(user: &str, at: &str, message: &str) -> NewAlert {
         user: Some(user.into()),
         message: message.into(),
         seen_at: Some(at.into()),
+        event: None,
     }
 }
 
@@ -525,12 +527,12 @@ async fn migrations_apply_once_and_data_survives_reopening(fx: &Fixture) {
     assert_eq!(
         fx.scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
             .await,
-        6,
+        7,
         "each migration applied exactly once"
     );
     assert_eq!(
         fx.scalar("SELECT max(version) FROM _sqlx_migrations").await,
-        6
+        7
     );
     if let AnyStore::Sqlite(_) = fx.store {
         #[cfg(unix)]
@@ -1185,4 +1187,59 @@ async fn alert_pages_follow_the_keyset_cursor(fx: &Fixture) {
         }
         assert_eq!(walked, expected, "{filter:?}");
     }
+}
+
+async fn alerts_keep_their_latest_raw_events(fx: &Fixture) {
+    let store = &fx.store;
+    let with_event = |i: usize, event: String| NewAlert {
+        event: Some(event),
+        ..occurrence("mallory", &format!("2026-03-01T10:{i:02}:00Z"), "exec")
+    };
+    let first = store
+        .record_alert(&with_event(0, r#"{"auditID":"e0","verb":"create"}"#.into()))
+        .await
+        .unwrap();
+    let events = store.alert_events(first.id).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event["auditID"], "e0");
+    assert_eq!(events[0].seen_at, "2026-03-01T10:00:00Z");
+    // An occurrence without an event folds in and keeps the evidence there is.
+    let plain = store
+        .record_alert(&occurrence("mallory", "2026-03-01T10:00:30Z", "exec"))
+        .await
+        .unwrap();
+    assert_eq!(plain.id, first.id);
+    assert_eq!(store.alert_events(first.id).await.unwrap().len(), 1);
+    // The latest ten are kept, newest first.
+    for i in 1..15 {
+        store
+            .record_alert(&with_event(i, format!(r#"{{"auditID":"e{i}"}}"#)))
+            .await
+            .unwrap();
+    }
+    let events = store.alert_events(first.id).await.unwrap();
+    let ids: Vec<&str> = events
+        .iter()
+        .map(|e| e.event["auditID"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "e14", "e13", "e12", "e11", "e10", "e9", "e8", "e7", "e6", "e5"
+        ]
+    );
+    // An event cut at the detector's size limit is not JSON: it comes back as text.
+    let cut = store
+        .record_alert(&NewAlert {
+            event: Some(r#"{"auditID":"cut","requestObject":{"spec":"#.into()),
+            ..occurrence("eve", "2026-03-01T11:00:00Z", "exec")
+        })
+        .await
+        .unwrap();
+    let events = store.alert_events(cut.id).await.unwrap();
+    assert_eq!(
+        events[0].event,
+        Value::String(r#"{"auditID":"cut","requestObject":{"spec":"#.into())
+    );
+    assert!(store.alert_events(999_999).await.unwrap().is_empty());
 }

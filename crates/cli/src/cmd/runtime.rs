@@ -179,6 +179,8 @@ pub(crate) fn live_analyzer(rules: &[PathBuf], no_builtin: bool) -> anyhow::Resu
         rules: files,
         dedup: DedupOptions {
             emit_on_open: true,
+            // The server stores the opening event beside the alert as its evidence.
+            keep_event: true,
             ..DedupOptions::default()
         },
     };

@@ -342,6 +342,22 @@ fn the_platform_runs_on_postgresql_selected_by_url() {
     let (_, alerts) = http(port, "GET", "/api/v1/alerts", Some(&admin), "");
     let alerts: serde_json::Value = serde_json::from_str(&alerts).unwrap();
     assert_eq!(alerts["items"].as_array().unwrap().len(), 1, "{alerts}");
+    // The event that raised the alert is kept as its evidence.
+    let id = alerts["items"][0]["id"].as_i64().unwrap();
+    let (status, events) = http(
+        port,
+        "GET",
+        &format!("/api/v1/alerts/{id}/events"),
+        Some(&admin),
+        "",
+    );
+    assert_eq!(status, 200, "{events}");
+    let events: serde_json::Value = serde_json::from_str(&events).unwrap();
+    assert_eq!(
+        events["items"][0]["event"]["auditID"], "00000000-0000-0000-0000-000000000001",
+        "{events}"
+    );
+    assert_eq!(events["items"][0]["event"]["sourceIPs"][0], "10.0.0.7");
     drop(child);
     // nothing went to an embedded SQLite store
     assert!(!data.join("palisade.db").exists());
