@@ -36,7 +36,9 @@
 //!   Go, PEP 440, Maven, RubyGems, Composer, NuGet).
 //! - [`advisory`]: the normalized advisory model (OSV-shaped) and CVSS scoring.
 //! - [`osv`]: importers for OSV records and the native formats of RustSec, the Node.js
-//!   security WG, Alpine secdb, the Debian security tracker and CISA KEV; each reports per-file errors instead of failing.
+//!   security WG, Alpine secdb, the Debian security tracker (its JSON export or the
+//!   `vuln-list-debian` tree trivy-db reads) and CISA KEV; each reports per-file errors
+//!   instead of failing.
 //! - [`matcher`]: the in-memory index keyed by `(ecosystem, normalised name)` and the
 //!   matching rules (OSV range semantics, alias grouping, remediation); [`matcher::Lookup`]
 //!   is what scans ask, answered by the index or the database.

@@ -113,9 +113,10 @@ enum SbomFormat {
 #[derive(Debug, Subcommand)]
 pub(crate) enum DbCommand {
     /// Imports advisory data: OSV JSON/YAML (files or directories), a RustSec advisory-db
-    /// checkout, the Node.js security-wg repository, Alpine secdb files, the CISA KEV JSON
-    /// catalogue, EPSS CSV. The format of each path is recognised; a source imported again
-    /// replaces its earlier version.
+    /// checkout, the Node.js security-wg repository, Alpine secdb files, the Debian security
+    /// tracker (its JSON export, or a vuln-list-debian tree), the CISA KEV JSON catalogue,
+    /// EPSS CSV. The format of each path is recognised; a source imported again replaces its
+    /// earlier version.
     Import(DbImportArgs),
     /// Downloads advisory data from its upstream sources, or from a mirror laid out the same
     /// way (`--mirror DIR|URL`, for air-gapped sites), and imports it.

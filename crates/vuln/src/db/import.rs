@@ -38,11 +38,14 @@ pub enum Format {
     Epss,
     /// The Debian security tracker's JSON export (`tracker/data/json`), plain or gzip.
     DebianTracker,
+    /// The Debian security tracker as a `vuln-list-debian` tree (its `tracker` directory:
+    /// `CVE/`, `DLA/`, `DSA/`, source package lists, `distributions.json`).
+    VulnListDebian,
 }
 
 impl Format {
     /// A short name (`osv`, `osv-zip`, `rustsec`, `nodejs-wg`, `alpine-secdb`, `kev`, `epss`,
-    /// `debian-tracker`).
+    /// `debian-tracker`, `vuln-list-debian`).
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Osv => "osv",
@@ -53,6 +56,7 @@ impl Format {
             Format::Kev => "kev",
             Format::Epss => "epss",
             Format::DebianTracker => "debian-tracker",
+            Format::VulnListDebian => "vuln-list-debian",
         }
     }
 }
@@ -182,10 +186,13 @@ fn is_debian_tracker(text: &str) -> bool {
 }
 
 /// Detects the format of an input, returning it with the path to import (a golang/vulndb
-/// checkout's `data/osv`, a directory's KEV file).
+/// checkout's `data/osv`, a directory's KEV file, a vuln-list-debian tree's `tracker`).
 pub fn detect(path: &Path) -> Result<(Format, PathBuf), DbError> {
     let meta = std::fs::metadata(path).map_err(io_err(path))?;
     if meta.is_dir() {
+        if let Some(tracker) = osv::vulnlist_debian_tracker(path) {
+            return Ok((Format::VulnListDebian, tracker));
+        }
         if path.join("crates").is_dir() || path.join("rust").is_dir() {
             return Ok((Format::RustSec, path.to_owned()));
         }
@@ -206,7 +213,7 @@ pub fn detect(path: &Path) -> Result<(Format, PathBuf), DbError> {
         let Some(sample) = first_data_file(path) else {
             return Err(input_err(
                 path,
-                "no advisory files found (expected OSV JSON/YAML, RustSec, Node.js security-wg, Alpine secdb or KEV)",
+                "no advisory files found (expected OSV JSON/YAML, RustSec, Node.js security-wg, Alpine secdb, a vuln-list-debian tree or KEV)",
             ));
         };
         let text = String::from_utf8_lossy(&head(&sample, 64 << 10)?).into_owned();
@@ -249,12 +256,14 @@ pub fn detect(path: &Path) -> Result<(Format, PathBuf), DbError> {
 /// The source name used when none is given: the file or directory name (without
 /// extensions), skipping generic names (`osv`, `data`, `vulns`, `vuln`, `all`, `main`,
 /// `community`) for their parent's; KEV is always `cisa-kev`, EPSS `epss` and the Debian
-/// tracker `debian-tracker`.
+/// tracker `debian-tracker`, in either layout (its JSON export or a vuln-list-debian tree):
+/// both carry the same data under the same advisory ids, so importing one replaces the
+/// other instead of holding every Debian record twice.
 pub fn default_source_name(format: Format, path: &Path) -> String {
     match format {
         Format::Kev => return "cisa-kev".into(),
         Format::Epss => return "epss".into(),
-        Format::DebianTracker => return "debian-tracker".into(),
+        Format::DebianTracker | Format::VulnListDebian => return "debian-tracker".into(),
         _ => {}
     }
     const GENERIC: &[&str] = &[
@@ -396,6 +405,12 @@ fn load(format: Format, path: &Path, name: &str) -> Result<Loaded, DbError> {
             let text =
                 String::from_utf8(bytes).map_err(|e| input_err(path, format!("not UTF-8: {e}")))?;
             Loaded::Advisories(osv::import_debian_tracker(path, &text, name))
+        }
+        Format::VulnListDebian => {
+            if !path.is_dir() {
+                return Err(input_err(path, "not a vuln-list-debian directory"));
+            }
+            Loaded::Advisories(osv::import_vulnlist_debian(path, name))
         }
         Format::Kev => {
             let bytes = read_maybe_gz(path)?;

@@ -6,8 +6,8 @@
 //! importers read and tells them apart by content ([`detect`]): an OSV directory or record
 //! file (JSON or YAML) or an osv.dev `all.zip`, a RustSec advisory-db checkout, a Node.js
 //! security-wg checkout, Alpine secdb files, the Debian security tracker's JSON export
-//! (`tracker/data/json`, plain or gzip, any file name), the CISA KEV JSON, an EPSS CSV
-//! (plain or gzip). Each input is a *source* with a name (by default from its path, see
+//! (`tracker/data/json`, plain or gzip, any file name) or its `vuln-list-debian` tree (the
+//! tree or its `tracker` directory), the CISA KEV JSON, an EPSS CSV (plain or gzip). Each input is a *source* with a name (by default from its path, see
 //! [`default_source_name`]); importing a source again replaces its advisories and keeps the
 //! others, so the database is always the union of the latest import of every source. An
 //! input that produced errors and no advisories leaves that source as it was. [`update()`]

@@ -103,7 +103,7 @@ pub struct DebianTrackerError(String);
 
 /// The rank of an urgency word (higher is more urgent) with its severity word; `None` for
 /// words that carry no severity.
-fn urgency(word: &str) -> Option<(u8, &'static str)> {
+pub(super) fn urgency(word: &str) -> Option<(u8, &'static str)> {
     // `low*`, `medium**`: the tracker marks urgencies taken from elsewhere with stars.
     match word
         .trim()
@@ -237,7 +237,7 @@ pub fn parse_debian_tracker(
     Ok((advisories, problems))
 }
 
-fn one_line(text: &str) -> String {
+pub(super) fn one_line(text: &str) -> String {
     let line = text.lines().next().unwrap_or("").trim();
     line.trim_start_matches('(')
         .trim_end_matches(')')

@@ -7,6 +7,7 @@
 //! | Node.js security WG | its own JSON (`vulnerable_versions`/`patched_versions`) | [`import_nodejs`] |
 //! | Alpine secdb | YAML or JSON: packages → `secfixes` fixed version → ids | [`import_alpine_secdb`] |
 //! | Debian security tracker | its JSON export: source package → issue → release status | [`import_debian_tracker`] |
+//! | Debian security tracker, `vuln-list-debian` tree (trivy-db's input) | one JSON file per CVE/DLA/DSA entry of the tracker's lists, plus the archive's source package versions | [`import_vulnlist_debian`] |
 //! | CISA KEV | JSON catalog | [`load_kev`] |
 //!
 //! Every importer walks its directory in a fixed (sorted) order, never panics, and returns
@@ -20,6 +21,7 @@ mod kev;
 mod nodejs;
 mod record;
 mod rustsec;
+mod vulnlist_debian;
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +36,7 @@ pub use kev::{KevCatalog, KevEntry, KevError, load_kev, parse_kev};
 pub use nodejs::{import_nodejs, parse_nodejs_core, parse_nodejs_npm};
 pub use record::{OsvError, import_osv_dir, parse_osv_json, parse_osv_yaml};
 pub use rustsec::{RustSecError, import_rustsec, parse_rustsec};
+pub use vulnlist_debian::{VulnListDebianError, import_vulnlist_debian, vulnlist_debian_tracker};
 
 /// A file an importer could not use.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,3 +20,4 @@ mod report;
 mod rescan;
 mod sbom;
 mod scan;
+mod vulnlist_debian;
