@@ -13,7 +13,8 @@
 //! replaced by explicit rules where a rule can say what is suspicious:
 //! `K8S_AnomalousSecretAccess` (secrets listed by people or across namespaces, refused secret
 //! reads), `K8S_ServiceAccountRareOperation` (a service account probing its permissions from
-//! kubectl, or used from a public address), `K8S_ServiceAcountPermissionAnomaly` (powerful
+//! kubectl, or used from a public address; node credentials used from a public address
+//! outside the `palisade_cloud_ranges` networks), `K8S_ServiceAcountPermissionAnomaly` (powerful
 //! roles bound to default service accounts; the id keeps the reference's spelling).
 //! Types that audit events cannot show have no rule: `K8S_AbnormalMiActivity` (the cloud's
 //! activity log), `K8S_ExposedPostgresTrustAuth` (the database's configuration),
@@ -268,8 +269,8 @@ pub const ALERT_TYPES: &[AlertType] = &[
         severity: Severity::Medium,
         tactic: "TA0006",
         technique: "T1528",
-        description: "A service account does what workloads do not: it probes its own permissions from kubectl or a script (an attacker inside a pod), or its token is used from a public address (a token taken out of the cluster).",
-        remediation: "Find the pod that runs as the service account, look for an intruder in it, and rotate the token by restarting the pod; reduce the account's permissions.",
+        description: "A service account does what workloads do not: it probes its own permissions from kubectl or a script (an attacker inside a pod), or its token is used from a public address (a token taken out of the cluster); or a node's credentials are used from a public address outside the cloud providers' ranges (palisade_cloud_ranges).",
+        remediation: "Find the pod that runs as the service account, look for an intruder in it, and rotate the token by restarting the pod; reduce the account's permissions. For node credentials, drain and replace the node and revoke its client certificate.",
         reference: true,
     },
     AlertType {

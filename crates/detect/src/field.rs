@@ -22,6 +22,13 @@ pub enum FieldType {
     Num,
     /// A boolean.
     Bool,
+    /// An IP address (Falco's `IPADDR`/`IPNET` semantics): compared with `=`, `!=`, `in` or
+    /// `intersects` against addresses or CIDR networks (`10.0.0.0/8`, `2001:db8::/32`), a
+    /// value matches a network when the address lies in it (a plain address is a network of
+    /// one). The networks are parsed when the rule is compiled; a value that is not an
+    /// address or network is an error then. Event values that are not addresses match
+    /// nothing.
+    IpAddr,
 }
 
 /// What argument a field accepts in brackets (`field[arg]`).

@@ -4,8 +4,10 @@
 //! `serde_json::Value` (with the workspace's `preserve_order`) allocates every key and string
 //! and hashes every key into an index map; the objects of an audit event are small and read a
 //! few times, so a vector of borrowed pairs is several times cheaper to build and as fast to
-//! search. [`parse_pruned`] also skips `metadata.managedFields`, which no rule reads and which
-//! is often the largest part of an object.
+//! search. [`parse_pruned`] also skips an object's `metadata` and `status`, which no field
+//! reads (`ka.*` fields read `spec`, `rules`, `subjects`, `roleRef` and `data`) and which
+//! are often the larger part of an object (`metadata.managedFields`, a pod's status). [`member`] reads one member at a
+//! path without building a tree for the rest.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -123,12 +125,12 @@ fn write_str(s: &str, out: &mut String) {
 /// Parses JSON text into a [`JVal`].
 pub(crate) fn parse(text: &str) -> Option<JVal<'_>> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let v = Seed { skip: &[] }.deserialize(&mut de).ok()?;
+    let v = JVal::deserialize(&mut de).ok()?;
     de.end().ok()?;
     Some(v)
 }
 
-/// Parses a Kubernetes object, leaving out `metadata.managedFields`.
+/// Parses a Kubernetes object, leaving out `metadata` and `status`.
 pub(crate) fn parse_pruned(text: &str) -> Option<JVal<'_>> {
     let mut de = serde_json::Deserializer::from_str(text);
     let v = TopSeed.deserialize(&mut de).ok()?;
@@ -137,7 +139,7 @@ pub(crate) fn parse_pruned(text: &str) -> Option<JVal<'_>> {
 }
 
 /// A Kubernetes object deserialised in place inside a larger document, without
-/// `metadata.managedFields`; JSON `null` is none. Parsing it in the same pass as the
+/// `metadata` and `status`; JSON `null` is none. Parsing it in the same pass as the
 /// surrounding event saves the separate pass that skipping it as raw text would cost.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Pruned<'a>(pub(crate) Option<JVal<'a>>);
@@ -149,26 +151,97 @@ impl<'de: 'a, 'a> Deserialize<'de> for Pruned<'a> {
     }
 }
 
-/// Deserialises a value, skipping the members named in `skip` of the top object.
-struct Seed {
-    skip: &'static [&'static str],
+/// The member at `path` (object keys) of a JSON document, parsed without building a tree for
+/// anything else; none when the text is not JSON, the member is missing or `null`. With
+/// duplicate keys the last one counts, as in [`parse`].
+pub(crate) fn member<'a>(text: &'a str, path: &[&str]) -> Option<JVal<'a>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let v = PathSeed { path }.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    v.filter(|v| !v.is_null())
 }
 
-impl<'de> DeserializeSeed<'de> for Seed {
-    type Value = JVal<'de>;
+/// Walks `path` down objects, skipping every other member unparsed.
+struct PathSeed<'p> {
+    path: &'p [&'p str],
+}
 
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<JVal<'de>, D::Error> {
-        d.deserialize_any(ValVisitor { skip: self.skip })
+impl<'de> DeserializeSeed<'de> for PathSeed<'_> {
+    type Value = Option<JVal<'de>>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        match self.path.split_first() {
+            None => JVal::deserialize(d).map(Some),
+            Some((first, rest)) => d.deserialize_any(PathVisitor { key: first, rest }),
+        }
+    }
+}
+
+struct PathVisitor<'p> {
+    key: &'p str,
+    rest: &'p [&'p str],
+}
+
+impl<'de> Visitor<'de> for PathVisitor<'_> {
+    type Value = Option<JVal<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(Key(k)) = map.next_key()? {
+            if k == self.key {
+                found = map.next_value_seed(PathSeed { path: self.rest })?;
+            } else {
+                map.next_value::<de::IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
     }
 }
 
 impl<'de> Deserialize<'de> for JVal<'de> {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ValVisitor { skip: &[] })
+        d.deserialize_any(ValVisitor)
     }
 }
 
-/// The top object: its `metadata` member loses `managedFields`.
+/// The top object, without its `metadata` and `status` members.
 struct TopSeed;
 
 impl<'de> DeserializeSeed<'de> for TopSeed {
@@ -191,20 +264,18 @@ impl<'de> Visitor<'de> for TopVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JVal<'de>, A::Error> {
         let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
         while let Some(Key(k)) = map.next_key()? {
-            let v = if k == "metadata" {
-                map.next_value_seed(Seed {
-                    skip: &["managedFields"],
-                })?
-            } else {
-                map.next_value::<JVal<'de>>()?
-            };
+            if k == "status" || k == "metadata" {
+                map.next_value::<de::IgnoredAny>()?;
+                continue;
+            }
+            let v = map.next_value::<JVal<'de>>()?;
             out.push((k, v));
         }
         Ok(JVal::Object(out))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<JVal<'de>, A::Error> {
-        ValVisitor { skip: &[] }.visit_seq(seq)
+        ValVisitor.visit_seq(seq)
     }
 
     fn visit_bool<E>(self, v: bool) -> Result<JVal<'de>, E> {
@@ -269,9 +340,7 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
-struct ValVisitor {
-    skip: &'static [&'static str],
-}
+struct ValVisitor;
 
 impl<'de> Visitor<'de> for ValVisitor {
     type Value = JVal<'de>;
@@ -283,10 +352,6 @@ impl<'de> Visitor<'de> for ValVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JVal<'de>, A::Error> {
         let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
         while let Some(Key(k)) = map.next_key()? {
-            if self.skip.contains(&k.as_ref()) {
-                map.next_value::<de::IgnoredAny>()?;
-                continue;
-            }
             let v = map.next_value::<JVal<'de>>()?;
             out.push((k, v));
         }
@@ -374,12 +439,43 @@ mod tests {
     }
 
     #[test]
-    fn pruning_drops_managed_fields_only() {
-        let text = r#"{"metadata":{"name":"p","managedFields":[{"manager":"kubectl"}],"labels":{"a":"b"}},"spec":{"managedFields":1}}"#;
+    fn pruning_drops_metadata_and_status_only() {
+        let text = r#"{"kind":"Pod","metadata":{"name":"p","managedFields":[{"manager":"kubectl"}],"labels":{"a":"b"}},"spec":{"managedFields":1,"status":2,"metadata":3},"status":{"phase":"Running"}}"#;
         let v = parse_pruned(text).unwrap();
-        let md = v.get("metadata").unwrap();
-        assert!(md.get("managedFields").is_none());
-        assert_eq!(md.get("name").unwrap().as_str(), Some("p"));
+        assert!(v.get("metadata").is_none());
+        assert_eq!(v.get("kind").unwrap().as_str(), Some("Pod"));
         assert!(v.get("spec").unwrap().get("managedFields").is_some());
+        assert!(v.get("spec").unwrap().get("metadata").is_some());
+        assert!(v.get("spec").unwrap().get("status").is_some());
+        assert!(v.get("status").is_none());
+        assert!(parse_pruned(r#"{"status":{"a":[1,{"b":2}]},"x":1} y"#).is_none());
+    }
+
+    #[test]
+    fn members_at_a_path() {
+        let text = r#"{"spec":{"a":[1,{"name":"no"}]},"metadata":{"labels":{"name":"no"},"name":"p\u0041"},"metadata":{"name":"last","x":null}}"#;
+        assert_eq!(
+            member(text, &["metadata", "name"]),
+            Some(JVal::String("last".into()))
+        );
+        assert_eq!(member(text, &["metadata", "x"]), None);
+        assert_eq!(member(text, &["metadata", "nope"]), None);
+        assert_eq!(member(text, &["spec", "a", "name"]), None);
+        assert_eq!(
+            member(r#"{"metadata":{"name":"p\u0041"}}"#, &["metadata", "name"]),
+            Some(JVal::String("pA".into()))
+        );
+        assert_eq!(
+            member(
+                r#"{"metadata":{"name":{"b":1,"a":[true]}}}"#,
+                &["metadata", "name"]
+            ),
+            parse(r#"{"b":1,"a":[true]}"#)
+        );
+        assert_eq!(
+            member(r#"{"metadata":{"name":"p"}"#, &["metadata", "name"]),
+            None
+        );
+        assert_eq!(member("[1]", &["metadata"]), None);
     }
 }

@@ -10,7 +10,9 @@
 //! are kept as raw JSON and parsed at most once, on first use, so the common
 //! `get`/`list`/`watch` event costs one metadata pass. They are parsed into a tree that
 //! borrows its strings from the input (the `jsonv` module), and request and response objects
-//! leave out `metadata.managedFields` (a pointer into it reads the whole event).
+//! leave out `metadata` and `status`, which no `ka.*` field reads (a pointer to an object
+//! itself or into those parts reads the whole event). `ka.resp.name` reads the name
+//! out of the response object without building a tree for the rest of it.
 //! Metadata strings borrow from the input unless they hold escapes (serde would copy a `Cow`
 //! inside an `Option`, so they go through a borrowing wrapper), and `user.groups` and
 //! `sourceIPs`, which several rules read, are parsed once per event, on first use.
@@ -31,6 +33,11 @@
 //!   container (the plugin looks one level too high and always sees nothing).
 //! - `ka.req.pod.run_as_non_root` and `*.run_as_non_root` (each container's) are added: the
 //!   plugin has no field for `runAsNonRoot`.
+//! - `ka.sourceip.net` (not in the plugin) gives the same values as `ka.sourceips`, typed as
+//!   IP addresses ([`FieldType::IpAddr`]): `ka.sourceip.net[0] in (10.0.0.0/8, fd00::/8)`
+//!   holds when the first address lies in one of the networks, as Falco's `fd.net`/`fd.snet`
+//!   do. `ka.sourceips` keeps the plugin's string semantics, so Falco's own rules read it as
+//!   they do under Falco.
 //! - `ka.cluster.name` comes from [`K8sAuditEvent::with_cluster_name`] (the plugin takes it
 //!   from its configuration); `ka.target.pod.name` is the target name when the target is a pod.
 //! - Objects rendered as text (`ka.req.role.rules`, `jevt.value[...]`) have their keys sorted;
@@ -75,13 +82,81 @@ struct BorrowedStr<'a>(#[serde(borrow)] Cow<'a, str>);
 /// A JSON list of strings, each borrowed unless escaped; none when `raw` is missing or not
 /// such a list.
 fn str_list(raw: Option<&RawValue>) -> Option<Vec<Cow<'_, str>>> {
-    let v: Vec<BorrowedStr<'_>> = serde_json::from_str(raw?.get()).ok()?;
+    let text = raw?.get();
+    if memchr::memchr(b'\\', text.as_bytes()).is_none() {
+        return plain_str_list(text);
+    }
+    let v: Vec<BorrowedStr<'_>> = serde_json::from_str(text).ok()?;
     Some(v.into_iter().map(|s| s.0).collect())
 }
 
-/// `Option<Cow<str>>` fields, borrowed (see [`BorrowedStr`]).
+/// [`str_list`] of JSON text without escapes (already validated as JSON by the event's
+/// parse): the strings are the text between quotes, so a byte scan finds them without the
+/// deserialiser's machinery (these lists are read for most events).
+fn plain_str_list(text: &str) -> Option<Vec<Cow<'_, str>>> {
+    let b = text.as_bytes();
+    let skip_ws = |mut i: usize| {
+        while b
+            .get(i)
+            .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+        {
+            i += 1;
+        }
+        i
+    };
+    let mut i = skip_ws(0);
+    if b.get(i) != Some(&b'[') {
+        return None;
+    }
+    let mut out = Vec::with_capacity(4);
+    i = skip_ws(i + 1);
+    if b.get(i) == Some(&b']') {
+        return (skip_ws(i + 1) == b.len()).then_some(out);
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let start = i + 1;
+        let len = memchr::memchr(b'"', b.get(start..)?)?;
+        // Quotes are ASCII: both ends are character boundaries.
+        out.push(Cow::Borrowed(text.get(start..start + len)?));
+        i = skip_ws(start + len + 1);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(i + 1),
+            Some(b']') => return (skip_ws(i + 1) == b.len()).then_some(out),
+            _ => return None,
+        }
+    }
+}
+
+/// `Option<Cow<str>>` fields: a string, borrowed unless it has escapes, or `null`. One
+/// `deserialize_any` call instead of serde's `Option` and newtype layers (these fields are
+/// read for every event).
 fn opt_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
-    Ok(Option::<BorrowedStr<'de>>::deserialize(d)?.map(|s| s.0))
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string or null")
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(v)))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v)))
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
 }
 
 #[derive(Debug, Deserialize)]
@@ -179,6 +254,8 @@ pub struct K8sAuditEvent<'a> {
     response_object: OnceCell<Option<JVal<'a>>>,
     annotations: OnceCell<Option<JVal<'a>>>,
     whole: OnceCell<Option<JVal<'a>>>,
+    /// `responseObject.metadata.name`, read on first use without parsing the rest.
+    resp_name: OnceCell<Option<JVal<'a>>>,
     /// `user.groups` and `sourceIPs`, parsed on first use (several rules read them).
     groups: OnceCell<Option<Vec<Cow<'a, str>>>>,
     source_ips: OnceCell<Option<Vec<Cow<'a, str>>>>,
@@ -237,6 +314,7 @@ impl<'a> K8sAuditEvent<'a> {
             response_object: OnceCell::new(),
             annotations: OnceCell::new(),
             whole: OnceCell::new(),
+            resp_name: OnceCell::new(),
             groups: OnceCell::new(),
             source_ips: OnceCell::new(),
         })
@@ -411,10 +489,13 @@ impl<'a> K8sAuditEvent<'a> {
             }
         }
         let pruned = matches!(&**first, "requestObject" | "responseObject")
-            && rest.first().is_some_and(|t| &**t == "metadata")
-            && rest.get(1).is_some_and(|t| &**t == "managedFields");
+            && match rest.first().map(|t| &**t) {
+                None | Some("status" | "metadata") => true,
+                Some(_) => false,
+            };
         let base = match &**first {
-            // The cached objects lack managedFields: read those from the whole event.
+            // The cached objects lack metadata and status: read those (and the objects
+            // themselves) from the whole event.
             _ if pruned => self.whole().and_then(|w| w.get(first)),
             "requestObject" => self.request_object(),
             "responseObject" => self.response_object(),
@@ -437,7 +518,7 @@ fn now_nanos() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
-/// A request or response object, without `metadata.managedFields`; JSON `null` is none.
+/// A request or response object, without `metadata` and `status`; JSON `null` is none.
 fn parse_object(raw: Option<&RawValue>) -> Option<JVal<'_>> {
     raw.and_then(|r| jsonv::parse_pruned(r.get()))
         .filter(|v| !v.is_null())
@@ -448,6 +529,8 @@ fn parse_object(raw: Option<&RawValue>) -> Option<JVal<'_>> {
 fn json_text<'v>(v: &'v JVal<'_>) -> Cow<'v, str> {
     match v {
         JVal::String(s) => Cow::Borrowed(s),
+        JVal::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+        JVal::Null => Cow::Borrowed("null"),
         other => {
             let mut out = String::new();
             other.write_sorted(&mut out);
@@ -643,6 +726,7 @@ enum Ka {
     ResponseReason,
     UserAgent,
     SourceIps,
+    SourceIpNet,
     ClusterName,
     Container(CList, CAttr),
     JevtTime,
@@ -944,6 +1028,16 @@ fn table() -> Vec<(FieldDef, Ka)> {
         (
             l("ka.sourceips", "The IP addresses of the client"),
             SourceIps,
+        ),
+        (
+            FieldDef::new("ka.sourceip.net", FieldType::IpAddr)
+                .list()
+                .arg(ArgKind::Index, false)
+                .desc(
+                    "The IP addresses of the client, compared as addresses: `=`/`in` a CIDR \
+                     network hold when the address lies in it",
+                ),
+            SourceIpNet,
         ),
         (s("ka.cluster.name", "The name of the cluster"), ClusterName),
     ];
@@ -1383,11 +1477,12 @@ impl<'a> K8sAuditEvent<'a> {
                 FieldValue::List(out)
             }
             Ka::RespName => {
-                let v = self
-                    .response_object()
-                    .and_then(|r| r.get("metadata"))
-                    .and_then(|m| m.get("name"));
-                v.map_or(FieldValue::Missing, json_value)
+                let v = self.resp_name.get_or_init(|| {
+                    self.top
+                        .response_object
+                        .and_then(|r| jsonv::member(r.get(), &["metadata", "name"]))
+                });
+                v.as_ref().map_or(FieldValue::Missing, json_value)
             }
             Ka::ResponseCode => match t.response_status.as_ref().and_then(|r| r.code) {
                 Some(raw) => match raw.get().trim().parse::<i64>() {
@@ -1405,7 +1500,7 @@ impl<'a> K8sAuditEvent<'a> {
                 .as_ref()
                 .map_or(FieldValue::Missing, |r| opt(&r.reason)),
             Ka::UserAgent => opt(&t.user_agent),
-            Ka::SourceIps => match (self.source_ip_list(), index) {
+            Ka::SourceIps | Ka::SourceIpNet => match (self.source_ip_list(), index) {
                 (Some(v), Some(i)) => match v.get(i) {
                     Some(s) => FieldValue::List(vec![Cow::Borrowed(&**s)]),
                     None => FieldValue::Missing,
@@ -1574,6 +1669,71 @@ mod tests {
         );
         assert_eq!(get(&ev, "evt.time", None), "10:00:00.500000000");
         assert!(get(&ev, "jevt.obj", None).starts_with('{'));
+    }
+
+    #[test]
+    fn pruned_parts_are_read_from_the_whole_event() {
+        let json = r#"{"auditID":"1","verb":"create","objectRef":{"resource":"pods"},
+            "requestObject":{"metadata":{"name":"p","managedFields":[{"manager":"m"}]},
+                "spec":{"hostNetwork":true},"status":{"phase":"Pending"}},
+            "responseObject":{"status":{"phase":"Running"},"metadata":{"name":"p-resp"}}}"#;
+        let ev = K8sAuditEvent::parse(json).unwrap();
+        assert_eq!(get(&ev, "ka.req.pod.host_network", None), "true");
+        assert_eq!(get(&ev, "ka.resp.name", None), "p-resp");
+        assert_eq!(
+            get(&ev, "jevt.value", Some("/requestObject/status/phase")),
+            "Pending"
+        );
+        assert_eq!(
+            get(&ev, "jevt.value", Some("/responseObject/status/phase")),
+            "Running"
+        );
+        assert_eq!(
+            get(
+                &ev,
+                "jevt.value",
+                Some("/requestObject/metadata/managedFields/0/manager")
+            ),
+            "m"
+        );
+        assert_eq!(
+            get(&ev, "jevt.value", Some("/requestObject")),
+            r#"{"metadata":{"managedFields":[{"manager":"m"}],"name":"p"},"spec":{"hostNetwork":true},"status":{"phase":"Pending"}}"#
+        );
+        assert_eq!(
+            get(&ev, "jevt.value", Some("/requestObject/spec/hostNetwork")),
+            "true"
+        );
+        assert_eq!(
+            get(&ev, "jevt.value", Some("/requestObject/metadata/name")),
+            "p"
+        );
+        let none = K8sAuditEvent::parse(r#"{"auditID":"1","responseObject":null}"#).unwrap();
+        assert_eq!(get(&none, "ka.resp.name", None), "<NA>");
+    }
+
+    #[test]
+    fn string_lists_scan_like_serde() {
+        for text in [
+            r#"["10.0.0.1"]"#,
+            r#"[ "a" , "b:c d",""]"#,
+            "[]",
+            " [ ] ",
+            "[\n\"x\"\n]",
+            r#"["a\"b","c"]"#,
+            r#"["é\u0041"]"#,
+            r#"["a",1]"#,
+            r#"[null]"#,
+            r#"{"a":"b"}"#,
+            r#""a""#,
+            "null",
+        ] {
+            let raw: Box<RawValue> = serde_json::from_str(text).unwrap();
+            let serde: Option<Vec<String>> = serde_json::from_str(text).ok();
+            let ours: Option<Vec<String>> =
+                str_list(Some(&raw)).map(|v| v.into_iter().map(Cow::into_owned).collect());
+            assert_eq!(ours, serde, "{text}");
+        }
     }
 
     #[test]

@@ -9,11 +9,20 @@
 //! Semantics follow libsinsp: a missing field makes every comparison false (`exists` too);
 //! on a list field `in` means every value is in the set, `intersects` means one is, and (an
 //! extension: Falco rejects it) any other operator holds when it holds for one value.
+//!
+//! Address fields ([`FieldType::IpAddr`]) compare as Falco's `IPADDR`/`IPNET` fields do: the
+//! right side's addresses and CIDR networks are parsed once (a bad one fails the rule's
+//! compilation, naming the value), and `=`/`in`/`intersects` hold when the event's address
+//! lies in one of the networks. Event values that do not parse as addresses match nothing.
+//! Networks come from the `ipnet` crate.
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use std::net::IpAddr;
+
 use base64::Engine as _;
+use ipnet::IpNet;
 
 use crate::field::{Event, FieldError, FieldRef, FieldRegistry, FieldType, FieldValue};
 use crate::parser::{Expr, FieldName, Op, Operand, Rhs, TransformArg, Value};
@@ -104,13 +113,15 @@ enum CRhs {
     Set(StrSet),
     Paths(Box<[Box<str>]>),
     Field(Box<Operand2>),
+    /// Networks an address field is compared against.
+    Nets(Box<[IpNet]>),
 }
 
 /// A set of strings: a short vector scanned linearly, or a hash set.
 #[derive(Debug, Clone)]
 pub(crate) enum StrSet {
     Small(Box<[Box<str>]>),
-    Hashed(HashSet<Box<str>>),
+    Hashed(HashSet<Box<str>, foldhash::fast::RandomState>),
 }
 
 impl StrSet {
@@ -297,6 +308,10 @@ fn expand_values(env: &Env<'_>, values: &[Value]) -> Vec<String> {
 fn compile_check(env: &Env<'_>, lhs: &Operand, op: Op, rhs: &Rhs) -> Result<Check, CompileError> {
     let lhs = compile_operand(env, lhs)?;
     let lhs_list = is_list_field(env, &lhs);
+    if lhs.ty == FieldType::IpAddr {
+        let rhs = net_rhs(env, op, rhs)?;
+        return Ok(Check { lhs, op, rhs });
+    }
     let rhs = match (op, rhs) {
         (Op::Exists, _) => CRhs::None,
         (_, Rhs::Operand(o)) => {
@@ -329,6 +344,75 @@ fn compile_check(env: &Env<'_>, lhs: &Operand, op: Op, rhs: &Rhs) -> Result<Chec
         }
     };
     Ok(Check { lhs, op, rhs })
+}
+
+/// The right side of a comparison on an address field: addresses and CIDR networks.
+fn net_rhs(env: &Env<'_>, op: Op, rhs: &Rhs) -> Result<CRhs, CompileError> {
+    let items = match (op, rhs) {
+        (Op::Exists, _) => return Ok(CRhs::None),
+        (Op::Eq | Op::Ne, Rhs::Value(v)) => vec![v.text.clone()],
+        (Op::In | Op::Intersects, Rhs::List(values)) => expand_values(env, values),
+        (Op::In | Op::Intersects, Rhs::Value(v)) => expand_values(env, std::slice::from_ref(v)),
+        (Op::In | Op::Intersects, Rhs::Ident(name)) => env
+            .lists
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| vec![name.clone()]),
+        (Op::Eq | Op::Ne | Op::In | Op::Intersects, _) => {
+            return Err(CompileError::Invalid(format!(
+                "operator '{op}' on an address field needs addresses or CIDR networks"
+            )));
+        }
+        _ => {
+            return Err(CompileError::Invalid(format!(
+                "operator '{op}' does not apply to an address field (use =, !=, in, intersects or exists)"
+            )));
+        }
+    };
+    let nets = items
+        .iter()
+        .map(|t| {
+            parse_net(t).ok_or_else(|| {
+                CompileError::Invalid(format!("'{t}' is not an IP address or CIDR network"))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(CRhs::Nets(nets.into_boxed_slice()))
+}
+
+/// An address (`10.1.2.3`, `::1`: a network of one) or a CIDR network (`10.0.0.0/8`,
+/// `2001:db8::/32`; host bits are ignored, as libsinsp does).
+fn parse_net(text: &str) -> Option<IpNet> {
+    let t = text.trim();
+    let net = match t.split_once('/') {
+        Some((addr, len)) => {
+            if len.is_empty() || !len.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            IpNet::new(addr.parse().ok()?, len.parse().ok()?).ok()?
+        }
+        None => IpNet::from(t.parse::<IpAddr>().ok()?),
+    };
+    Some(net.trunc())
+}
+
+/// An event's address: IPv4-mapped IPv6 addresses (`::ffff:10.0.0.1`) count as IPv4, and an
+/// IPv6 zone (`fe80::1%eth0`) is ignored.
+fn parse_addr(text: &str) -> Option<IpAddr> {
+    let t = text.trim();
+    let t = match memchr::memchr(b'%', t.as_bytes()) {
+        Some(i) => t.get(..i)?,
+        None => t,
+    };
+    match t.parse::<IpAddr>().ok()? {
+        IpAddr::V6(v6) => Some(v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)),
+        v4 => Some(v4),
+    }
+}
+
+fn in_nets(nets: &[IpNet], s: &str) -> Option<bool> {
+    let a = parse_addr(s)?;
+    Some(nets.iter().any(|n| n.contains(&a)))
 }
 
 fn list_rhs(op: Op, items: Vec<String>) -> CRhs {
@@ -504,7 +588,11 @@ impl Check {
         // `in ()` and `intersects ()` hold for no value (an empty list counts as missing):
         // skip extracting the field. Lists a user fills (`palisade_proxy_ips`) start empty.
         if matches!(self.op, Op::In | Op::Intersects)
-            && matches!(&self.rhs, CRhs::Set(set) if set.is_empty())
+            && match &self.rhs {
+                CRhs::Set(set) => set.is_empty(),
+                CRhs::Nets(nets) => nets.is_empty(),
+                _ => false,
+            }
         {
             return false;
         }
@@ -519,6 +607,7 @@ impl Check {
                     Op::Exists => true,
                     Op::In => match &self.rhs {
                         CRhs::Set(set) => items.iter().all(|s| set.contains(s)),
+                        CRhs::Nets(nets) => items.iter().all(|s| in_nets(nets, s) == Some(true)),
                         _ => {
                             let rhs = self.rhs_values(ev);
                             !rhs.is_empty() && items.iter().all(|s| rhs.iter().any(|r| r == s))
@@ -575,6 +664,11 @@ impl Check {
             CRhs::Regex(r) => r.is_match(s),
             CRhs::Set(set) => set.contains(s),
             CRhs::Paths(p) => util::path_prefix_match(p, s),
+            CRhs::Nets(nets) => match (self.op, in_nets(nets, s)) {
+                (_, None) => false,
+                (Op::Ne, Some(hit)) => !hit,
+                (_, Some(hit)) => hit,
+            },
             CRhs::Field(_) => {
                 let rhs = self.rhs_values(ev);
                 match self.op {

@@ -129,7 +129,18 @@ pub(crate) fn parse_rfc3339_nanos(s: &str) -> Option<i64> {
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
+    // Fixed-width fields of ASCII digits only (no signs), read without `str::parse`.
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let d = b.get(r)?;
+        let mut n = 0i64;
+        for &c in d {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            n = n * 10 + i64::from(c - b'0');
+        }
+        Some(n)
+    };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
     if b[13] != b':' || b[16] != b':' || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
@@ -142,8 +153,11 @@ pub(crate) fn parse_rfc3339_nanos(s: &str) -> Option<i64> {
         let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
         let frac = &s[i..i + digits];
         let mut n = 0i64;
-        for (k, c) in frac.bytes().take(9).enumerate() {
-            n += i64::from(c - b'0') * 10i64.pow(8 - u32::try_from(k).ok()?);
+        for c in frac.bytes().take(9) {
+            n = n * 10 + i64::from(c - b'0');
+        }
+        for _ in frac.len()..9 {
+            n *= 10;
         }
         nanos = n;
         i += digits;
@@ -271,6 +285,20 @@ mod tests {
             Some(1_000_000_000)
         );
         assert_eq!(parse_rfc3339_nanos("garbage"), None);
+        assert_eq!(parse_rfc3339_nanos("2019-+1-01T12:34:56Z"), None);
+        assert_eq!(parse_rfc3339_nanos("2019-01-01T12:34:5éZ"), None);
+        assert_eq!(
+            parse_rfc3339_nanos("1970-01-01T00:00:01.5Z"),
+            Some(1_500_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339_nanos("1970-01-01T00:00:00.123456789123Z"),
+            Some(123_456_789)
+        );
+        assert_eq!(
+            parse_rfc3339_nanos("1970-01-01T01:00:00.000000001+01:00"),
+            Some(1)
+        );
         // Exports without an offset, with a blank for the `T`: UTC.
         assert_eq!(parse_rfc3339_nanos("2019-01-01 12:34:56.123456"), Some(n));
         assert_eq!(

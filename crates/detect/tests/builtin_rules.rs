@@ -656,3 +656,60 @@ fn node_port_services_and_plain_http_ingresses() {
         "K8S_IngressWithoutTLS",
     );
 }
+
+#[test]
+fn node_credentials_used_outside_the_cloud() {
+    let node = |ip: &str| {
+        set(
+            Audit::new(
+                "create",
+                "serviceaccounts",
+                Some("kube-system"),
+                Some("kube-proxy"),
+            )
+            .user("system:node:ip-192-168-3-178.us-west-2.compute.internal"),
+            &["sourceIPs"],
+            json!([ip]),
+        )
+    };
+    // Outside every listed network: a documentation range, an ISP address, IPv6 too.
+    for ip in ["198.51.100.7", "1.2.3.4", "2001:db8::7"] {
+        assert_fires(&node(ip), "K8S_ServiceAccountRareOperation");
+    }
+    // The cluster's networks and the cloud providers' ranges (AWS, Azure, Google Cloud).
+    for ip in [
+        "10.0.27.115",
+        "fd00::1",
+        "54.212.83.236",
+        "2600:1f14::1",
+        "20.127.0.100",
+        "35.192.4.1",
+    ] {
+        assert_quiet(&node(ip), "K8S_ServiceAccountRareOperation");
+    }
+    // Other users are not node credentials; addresses that do not parse are not public.
+    let person = node("198.51.100.7").clone_with_user("alice@example.com");
+    assert_quiet(&person, "K8S_ServiceAccountRareOperation");
+    assert_quiet(&node("not-an-ip"), "K8S_ServiceAccountRareOperation");
+
+    // A user adds the egress network of an on-premises node pool to the list.
+    let own = palisade_detect::RulesFile::new(
+        "site.yaml",
+        "- list: palisade_cloud_ranges\n  items: [198.51.100.0/24]\n  append: true\n",
+    );
+    let (mut an, warnings) = Analyzer::new(AnalyzerOptions {
+        rules: vec![own],
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(warnings.is_empty(), "{warnings:#?}");
+    for (ip, expected) in [("198.51.100.7", false), ("1.2.3.4", true)] {
+        let text = node(ip).text();
+        an.process(&K8sAuditEvent::parse(&text).unwrap(), None);
+        let fired = an
+            .finish()
+            .iter()
+            .any(|a| a.alert_type == "K8S_ServiceAccountRareOperation");
+        assert_eq!(fired, expected, "{ip}");
+    }
+}
