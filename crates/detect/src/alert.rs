@@ -63,6 +63,11 @@ pub struct Alert {
     pub mitre: Mitre,
     /// How many events (distinct requests) the alert stands for.
     pub count: u64,
+    /// Of `count`, the events not reported by an earlier emission of this alert (live use:
+    /// see [`DedupOptions::emit_on_open`] and [`Analyzer::report_open`]); all of them when
+    /// the alert leaves the analyzer once.
+    #[serde(skip)]
+    pub new_events: u64,
     /// The first events' ids (`auditID`, or `input:line` without one).
     pub event_ids: Vec<String>,
     /// Time of the first event, nanoseconds since the epoch (RFC 3339 in JSON).
@@ -241,6 +246,8 @@ struct Open {
     alert: Alert,
     generation: u64,
     last_id: String,
+    /// `count` as of the alert's last emission (0 when it has not left yet).
+    reported: u64,
 }
 
 /// Folds alert candidates into deduplicated alerts with bounded memory.
@@ -313,7 +320,7 @@ impl Deduper {
             }
             // The window is over (or another key hashed alike): close and start anew.
             if let Some(o) = self.open.remove(&h) {
-                self.close(o.alert);
+                self.close(*o);
             }
         }
         while self.open.len() >= self.opts.max_open.max(1) {
@@ -323,6 +330,7 @@ impl Deduper {
         }
         let mut alert = make();
         alert.count = 1;
+        alert.new_events = 1;
         alert.first_seen = time;
         alert.last_seen = time;
         alert.event_ids = vec![event_id.to_string()];
@@ -342,6 +350,7 @@ impl Deduper {
                 alert,
                 generation: self.generation,
                 last_id: event_id.to_string(),
+                reported: u64::from(self.opts.emit_on_open),
             }),
         );
     }
@@ -362,7 +371,7 @@ impl Deduper {
                 && e.get().generation == generation
             {
                 let o = e.remove();
-                self.close(o.alert);
+                self.close(*o);
             }
         }
     }
@@ -373,16 +382,33 @@ impl Deduper {
                 && e.get().generation == generation
             {
                 let o = e.remove();
-                self.close(o.alert);
+                self.close(*o);
                 return true;
             }
         }
         false
     }
 
-    fn close(&mut self, alert: Alert) {
-        if !self.opts.emit_on_open || alert.count > 1 {
+    fn close(&mut self, o: Open) {
+        let mut alert = o.alert;
+        if alert.count > o.reported {
+            alert.new_events = alert.count - o.reported;
             self.out.push(alert);
+        }
+    }
+
+    /// Emits every open alert that folded in events since it last left (a copy with those
+    /// as `new_events`, `count` the total so far), so a live consumer's counts stay current
+    /// while the window is open.
+    pub fn report_open(&mut self) {
+        for o in self.open.values_mut() {
+            if o.alert.count > o.reported {
+                let mut update = o.alert.clone();
+                update.new_events = o.alert.count - o.reported;
+                update.event = None;
+                o.reported = o.alert.count;
+                self.out.push(update);
+            }
         }
     }
 
@@ -650,6 +676,7 @@ impl Analyzer {
                 priority: rule.rule.priority,
                 mitre: meta.mitre.clone(),
                 count: 1,
+                new_events: 1,
                 event_ids: Vec::new(),
                 first_seen: time,
                 last_seen: time,
@@ -666,6 +693,12 @@ impl Analyzer {
         if !matched {
             self.dedup.advance(time);
         }
+    }
+
+    /// Emits the open alerts that folded in events since they last left (see
+    /// [`Deduper::report_open`]); take them with [`Analyzer::take_alerts`].
+    pub fn report_open(&mut self) {
+        self.dedup.report_open();
     }
 
     /// Moves the clock to `now` (nanoseconds since the epoch), closing alerts whose window
@@ -806,6 +839,7 @@ mod tests {
             priority: Priority::Notice,
             mitre: Mitre::default(),
             count: 1,
+            new_events: 1,
             event_ids: Vec::new(),
             first_seen: 0,
             last_seen: 0,
@@ -914,6 +948,40 @@ mod tests {
         let long = format!("{}é", "x".repeat(MAX_EVENT_BYTES - 1));
         let cut = evidence_of(&long);
         assert!(cut.len() <= MAX_EVENT_BYTES && long.starts_with(&cut));
+    }
+
+    #[test]
+    fn live_updates_report_each_event_once() {
+        let mut d = Deduper::new(DedupOptions {
+            emit_on_open: true,
+            ..Default::default()
+        });
+        let k = key("p", "u");
+        let mut reported = 0;
+        d.observe(&k, 0, "a", || make(&k));
+        let opened = d.take();
+        assert_eq!((opened[0].count, opened[0].new_events), (1, 1));
+        reported += opened[0].new_events;
+        d.report_open();
+        assert!(d.take().is_empty(), "nothing new to report");
+        for (i, id) in ["b", "c", "d"].iter().enumerate() {
+            d.observe(&k, (i as i64 + 1) * MIN, id, || make(&k));
+        }
+        d.report_open();
+        let update = d.take();
+        assert_eq!((update[0].count, update[0].new_events), (4, 3));
+        reported += update[0].new_events;
+        d.observe(&k, 5 * MIN, "e", || make(&k));
+        d.advance(30 * MIN);
+        let closed = d.take();
+        assert_eq!((closed[0].count, closed[0].new_events), (5, 1));
+        reported += closed[0].new_events;
+        assert_eq!(reported, 5, "every event reported exactly once");
+        // Closing an alert whose events were all reported emits nothing more.
+        d.observe(&k, 40 * MIN, "f", || make(&k));
+        d.take();
+        d.advance(60 * MIN);
+        assert!(d.take().is_empty());
     }
 
     #[test]

@@ -250,6 +250,7 @@ async fn seed(location: &str, scale: Scale) -> String {
                 i % 60
             )),
             event: None,
+            occurrences: 1,
         };
         let stored = store.record_alert(&alert).await.unwrap();
         if i % 10 == 0 {

@@ -119,12 +119,16 @@ impl AuditReceiver {
         (alerts, outcome)
     }
 
-    /// Closes expired deduplication windows; returns alerts re-emitted with their counts.
+    /// Closes expired deduplication windows and reports the events folded into open alerts
+    /// since the last tick; returns those records (each adds its new events to the stored
+    /// alert's count). Call it periodically and once more at shutdown, so nothing counted
+    /// is lost.
     pub fn tick(&self) -> Vec<NewAlert> {
         let Ok(mut state) = self.state.lock() else {
             return Vec::new();
         };
         palisade_detect::ingest::Sink::idle(&mut state.analyzer);
+        state.analyzer.report_open();
         state
             .analyzer
             .take_alerts()
@@ -147,6 +151,9 @@ impl AuditReceiver {
             user: (!a.user.is_empty()).then(|| a.user.clone()),
             message: a.message.clone(),
             event: a.event.clone(),
+            // An alert leaves the analyzer when it opens, with each tick's update while open
+            // and when its window closes; each time with the events not reported before.
+            occurrences: a.new_events.max(1),
             seen_at: Some(palisade_model::time::rfc3339(
                 u64::try_from(a.last_seen.div_euclid(1_000_000_000)).unwrap_or(0),
             )),

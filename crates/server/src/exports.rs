@@ -236,6 +236,7 @@ pub fn detect_alert(stored: &Value) -> DetectAlert {
                 .map(str::to_owned),
         },
         count: stored.get("count").and_then(Value::as_u64).unwrap_or(1),
+        new_events: 0,
         event_ids: vec![format!("palisade-alert-{id}")],
         first_seen: time("first_seen"),
         last_seen: time("last_seen"),

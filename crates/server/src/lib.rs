@@ -324,6 +324,12 @@ impl<S: Backend> Server<S> {
         }
         if let Some(t) = ticker {
             t.abort();
+            // The events folded into open alerts since the last tick.
+            if let Some(receiver) = self.app.audit.clone()
+                && let Ok(alerts) = tokio::task::spawn_blocking(move || receiver.tick()).await
+            {
+                api::record_audit_alerts(&self.app, &alerts).await;
+            }
         }
         tracing::info!("Shutting down, draining open connections");
         tokio::select! {

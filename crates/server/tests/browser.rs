@@ -519,6 +519,7 @@ async fn seed(store: &SqliteStore, corpus: &Path) -> Seeded {
                     })
                     .to_string()
                 }),
+                occurrences: 1,
             })
             .await
             .unwrap();

@@ -167,6 +167,7 @@ async fn seed(store: &SqliteStore) -> Seeded {
                                          "name": "web-0", "subresource": "exec"}})
                     .to_string()
                 }),
+                occurrences: 1,
             })
             .await
             .unwrap();
@@ -249,7 +250,17 @@ impl Harness {
         let sensor = create_token(&store, Role::Sensor, "node-sensor")
             .await
             .unwrap();
-        let (analyzer, _) = palisade_detect::alert::Analyzer::new(Default::default()).unwrap();
+        // As `palisade up` builds it: alerts recorded as they open, with their first event.
+        let (analyzer, _) =
+            palisade_detect::alert::Analyzer::new(palisade_detect::alert::AnalyzerOptions {
+                dedup: palisade_detect::alert::DedupOptions {
+                    emit_on_open: true,
+                    keep_event: true,
+                    ..Default::default()
+                },
+                ..Default::default()
+            })
+            .unwrap();
         let audit = palisade_server::AuditReceiver::new(
             analyzer,
             palisade_detect::ingest::IngestOptions::default(),
@@ -334,6 +345,17 @@ impl Harness {
             Some(("application/json", body.to_string().into_bytes())),
         )
         .await
+    }
+
+    /// Stops the server and hands over its data directory (deleted when dropped).
+    async fn stop_keeping_data(mut self) -> tempfile::TempDir {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap().unwrap();
+        }
+        self._dir
     }
 
     async fn stop(mut self) {
@@ -1323,4 +1345,77 @@ async fn plain_http_only_on_loopback_and_given_certificates_are_used() {
     assert!(refused.is_err());
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
+}
+
+/// Canary list requests by one user: each raises the built-in test alert, all fold into one.
+fn canary_batch(ids: std::ops::Range<u32>) -> Vec<u8> {
+    let items: Vec<Value> = ids
+        .map(|i| {
+            json!({
+                "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
+                "auditID": format!("00000000-0000-0000-0000-{i:012}"), "stage": "ResponseComplete",
+                "requestURI": "/api/v1/namespaces/palisade-canary/pods", "verb": "list",
+                "user": {"username": "canary-tester"}, "sourceIPs": ["10.0.0.7"],
+                "objectRef": {"resource": "pods", "namespace": "palisade-canary", "apiVersion": "v1"},
+                "responseStatus": {"code": 200},
+                "stageTimestamp": format!("2026-12-01T10:00:{i:02}.000000Z")
+            })
+        })
+        .collect();
+    json!({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": items})
+        .to_string()
+        .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folded_audit_events_count_in_the_stored_alert_live_and_at_shutdown() {
+    let h = Harness::start().await;
+    let post = |body: Vec<u8>| {
+        h.send(
+            Method::POST,
+            palisade_server::AUDIT_WEBHOOK_PATH,
+            Some(h.sensor.as_str()),
+            &[],
+            Some(("application/json", body)),
+        )
+    };
+    let canary = |answer: &Answer| {
+        answer.json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["type"] == "K8S_TestAlert")
+            .cloned()
+    };
+    let posted = post(canary_batch(0..3)).await;
+    assert_eq!(posted.status, StatusCode::OK, "{}", posted.text());
+    // Recorded when it opens, with its first event as evidence ...
+    let list = h.get("/api/v1/alerts", Some(&h.admin)).await;
+    let alert = canary(&list).expect("the test alert is recorded as it opens");
+    let id = alert["id"].as_i64().unwrap();
+    let events = h
+        .get(&format!("/api/v1/alerts/{id}/events"), Some(&h.admin))
+        .await;
+    assert_eq!(
+        events.json()["items"][0]["event"]["auditID"],
+        "00000000-0000-0000-0000-000000000000"
+    );
+    // ... and the two folded in after it are counted by the periodic tick, while the
+    // deduplication window is still open.
+    let mut count = 0;
+    for _ in 0..40 {
+        let list = h.get("/api/v1/alerts", Some(&h.admin)).await;
+        count = canary(&list).unwrap()["count"].as_u64().unwrap();
+        if count == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(count, 3, "live count after a tick");
+    // Two more right before shutdown: counted by the last tick, not lost.
+    assert_eq!(post(canary_batch(3..5)).await.status, StatusCode::OK);
+    let dir = h.stop_keeping_data().await;
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let stored = store.get_alert(id).await.unwrap().unwrap();
+    assert_eq!(stored.count, 5, "{stored:?}");
 }

@@ -132,6 +132,7 @@ fn alert(i: usize) -> NewAlert {
             i % 60
         )),
         event: None,
+        occurrences: 1,
     }
 }
 

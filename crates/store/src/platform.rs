@@ -135,6 +135,9 @@ pub struct NewAlert {
     /// The raw event behind this occurrence (the detector's JSON), kept as evidence: the
     /// latest [`MAX_ALERT_EVENTS`] of an alert are stored.
     pub event: Option<String>,
+    /// How many events this record stands for (at least 1): a detector that folds repeats
+    /// reports them with one record; the alert's `count` grows by this much.
+    pub occurrences: u64,
 }
 
 /// Most raw events kept per alert.
@@ -500,6 +503,11 @@ pub trait PlatformStore: Send + Sync {
     fn pending_exports(&self, sink: &str) -> impl Future<Output = Result<u64, Error>> + Send;
 }
 
+/// The occurrences a record adds to its alert's count (at least 1, at most `i64::MAX`).
+pub(crate) fn occurrences(alert: &NewAlert) -> i64 {
+    i64::try_from(alert.occurrences.max(1)).unwrap_or(i64::MAX)
+}
+
 /// The deduplication key of an alert.
 pub fn alert_fingerprint(a: &NewAlert) -> String {
     let resource = a.resource.as_ref().map(|r| {
@@ -662,7 +670,7 @@ async fn sqlite_record(
     let id = match open {
         Some(id) => {
             sqlx::query(
-                "UPDATE alerts SET count = count + 1, message = ?2, severity = ?3,
+                "UPDATE alerts SET count = count + ?5, message = ?2, severity = ?3,
                      last_seen = max(last_seen, ?4), first_seen = min(first_seen, ?4)
                  WHERE id = ?1",
             )
@@ -670,6 +678,7 @@ async fn sqlite_record(
             .bind(&alert.message)
             .bind(alert.severity.as_str())
             .bind(&seen)
+            .bind(occurrences(alert))
             .execute(&mut *conn)
             .await?;
             id
@@ -677,7 +686,7 @@ async fn sqlite_record(
         None => sqlx::query(
             "INSERT INTO alerts (fingerprint, alert_type, rule, severity, tactic, technique,
                  count, first_seen, last_seen, cluster_id, resource, user_name, message, status)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8, ?9, ?10, ?11, 'active')
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?12, ?7, ?7, ?8, ?9, ?10, ?11, 'active')
              RETURNING id",
         )
         .bind(&fingerprint)
@@ -691,6 +700,7 @@ async fn sqlite_record(
         .bind(resource.as_deref())
         .bind(alert.user.as_deref())
         .bind(&alert.message)
+        .bind(occurrences(alert))
         .fetch_one(&mut *conn)
         .await?
         .try_get(0)?,

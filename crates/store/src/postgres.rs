@@ -162,9 +162,9 @@ async fn pg_record(conn: &mut sqlx::PgConnection, alert: &NewAlert) -> Result<Al
     let sql = format!(
         "INSERT INTO alerts (fingerprint, alert_type, rule, severity, tactic, technique,
              count, first_seen, last_seen, cluster_id, resource, user_name, message, status)
-         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7, $8, $9, $10, $11, 'active')
+         VALUES ($1, $2, $3, $4, $5, $6, $12, $7, $7, $8, $9, $10, $11, 'active')
          ON CONFLICT (fingerprint) WHERE status <> 'resolved' DO UPDATE SET
-             count = alerts.count + 1, message = excluded.message, severity = excluded.severity,
+             count = alerts.count + excluded.count, message = excluded.message, severity = excluded.severity,
              last_seen = greatest(alerts.last_seen, excluded.last_seen),
              first_seen = least(alerts.first_seen, excluded.first_seen)
          RETURNING {ALERT_COLUMNS}"
@@ -181,6 +181,7 @@ async fn pg_record(conn: &mut sqlx::PgConnection, alert: &NewAlert) -> Result<Al
         .bind(resource.as_deref())
         .bind(alert.user.as_deref())
         .bind(&alert.message)
+        .bind(crate::platform::occurrences(alert))
         .fetch_one(&mut *conn)
         .await?;
     let stored = alert_row(&row)?;

@@ -131,6 +131,7 @@ on_both_backends!(
     object_pages_filter_in_the_store,
     alert_pages_follow_the_keyset_cursor,
     alerts_keep_their_latest_raw_events,
+    folded_occurrences_add_to_the_count,
 );
 
 fn object(raw: Value, document: usize) -> Object {
@@ -308,6 +309,7 @@ fn occurrence(user: &str, at: &str, message: &str) -> NewAlert {
         message: message.into(),
         seen_at: Some(at.into()),
         event: None,
+        occurrences: 1,
     }
 }
 
@@ -1242,4 +1244,40 @@ async fn alerts_keep_their_latest_raw_events(fx: &Fixture) {
         Value::String(r#"{"auditID":"cut","requestObject":{"spec":"#.into())
     );
     assert!(store.alert_events(999_999).await.unwrap().is_empty());
+}
+
+async fn folded_occurrences_add_to_the_count(fx: &Fixture) {
+    let store = &fx.store;
+    // A detector reports the first event of a burst, then the 41 that followed in one record.
+    let first = store
+        .record_alert(&occurrence("trudy", "2026-04-01T10:00:00Z", "burst"))
+        .await
+        .unwrap();
+    assert_eq!(first.count, 1);
+    let folded = store
+        .record_alert(&NewAlert {
+            occurrences: 41,
+            ..occurrence("trudy", "2026-04-01T10:09:00Z", "burst")
+        })
+        .await
+        .unwrap();
+    assert_eq!((folded.id, folded.count), (first.id, 42));
+    assert_eq!(folded.last_seen, "2026-04-01T10:09:00Z");
+    // A new alert starts at its record's occurrences; zero counts as one.
+    let fresh = store
+        .record_alert(&NewAlert {
+            occurrences: 7,
+            ..occurrence("victor", "2026-04-01T11:00:00Z", "burst")
+        })
+        .await
+        .unwrap();
+    assert_eq!(fresh.count, 7);
+    let zero = store
+        .record_alert(&NewAlert {
+            occurrences: 0,
+            ..occurrence("victor", "2026-04-01T11:01:00Z", "burst")
+        })
+        .await
+        .unwrap();
+    assert_eq!(zero.count, 8);
 }
