@@ -51,6 +51,191 @@ pub(crate) enum RuntimeCommand {
     ///   palisade runtime serve-audit --listen 127.0.0.1:8080 --plain-http
     #[command(verbatim_doc_comment)]
     ServeAudit(ServeAuditArgs),
+    /// Lists the fields rules can read from Kubernetes audit events (the `k8s_audit` source):
+    /// name, value type, argument and what it holds.
+    ///
+    /// They are the `ka.*` and `jevt.*` fields of Falco's k8saudit plugin, with Falco's
+    /// semantics, plus palisade's own (`ka.sourceip.net`: source addresses compared against
+    /// CIDR networks). A rule that uses a field not listed here is skipped with a warning.
+    ///
+    /// Examples:
+    ///   palisade runtime fields
+    ///   palisade runtime fields --format json | jq -r '.[].name'
+    #[command(verbatim_doc_comment)]
+    Fields(CatalogArgs),
+    /// Lists the built-in alert types: id, severity, MITRE ATT&CK tactic and technique,
+    /// title (and, in JSON, description and remediation).
+    ///
+    /// Rules raise a catalogued type by carrying its id as a tag; other rules raise
+    /// `CUSTOM:<rule name>` alerts with a severity from their priority.
+    ///
+    /// Examples:
+    ///   palisade runtime alert-types
+    ///   palisade runtime alert-types --format json
+    #[command(verbatim_doc_comment)]
+    AlertTypes(CatalogArgs),
+}
+
+/// Arguments of the catalogue listings (`runtime fields`, `runtime alert-types`).
+#[derive(Debug, Args)]
+pub(crate) struct CatalogArgs {
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = CatalogFormat::Table)]
+    format: CatalogFormat,
+}
+
+/// Formats of the catalogue listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CatalogFormat {
+    /// Aligned columns for people.
+    Table,
+    /// A JSON array.
+    Json,
+}
+
+/// One field of `runtime fields`.
+#[derive(Debug, Serialize)]
+struct FieldEntry<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    ty: &'static str,
+    list: bool,
+    arg: Option<&'static str>,
+    arg_required: bool,
+    description: &'a str,
+}
+
+fn fields(a: &CatalogArgs) -> anyhow::Result<Outcome> {
+    use palisade_detect::{ArgKind, FieldType};
+    let entries: Vec<FieldEntry<'_>> = palisade_detect::k8s_audit_registry()
+        .fields()
+        .iter()
+        .map(|f| FieldEntry {
+            name: &f.name,
+            ty: match f.ty {
+                FieldType::Str => "string",
+                FieldType::Num => "number",
+                FieldType::Bool => "bool",
+                FieldType::IpAddr => "address",
+                _ => "other",
+            },
+            list: f.list,
+            arg: match f.arg {
+                ArgKind::None => None,
+                ArgKind::Index => Some("index"),
+                ArgKind::Key => Some("key"),
+                ArgKind::JsonPointer => Some("json-pointer"),
+                _ => Some("other"),
+            },
+            arg_required: f.arg_required,
+            description: &f.desc,
+        })
+        .collect();
+    let mut out = Output::open(None)?;
+    match a.format {
+        CatalogFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &entries)?;
+            writeln!(out)?;
+        }
+        CatalogFormat::Table => {
+            let rows: Vec<[String; 3]> = entries
+                .iter()
+                .map(|e| {
+                    let name = match (e.arg, e.arg_required) {
+                        (None, _) => e.name.to_owned(),
+                        (Some(arg), true) => format!("{}[{arg}]", e.name),
+                        (Some(arg), false) => format!("{}[{arg}]?", e.name),
+                    };
+                    let ty = if e.list {
+                        format!("{} list", e.ty)
+                    } else {
+                        e.ty.to_owned()
+                    };
+                    [name, ty, e.description.to_owned()]
+                })
+                .collect();
+            // A few JSON-pointer style names are very long: they overflow their column.
+            let name_w = rows
+                .iter()
+                .map(|r| r[0].len())
+                .filter(|&n| n <= 40)
+                .max()
+                .unwrap_or(4)
+                .max(4);
+            let ty_w = rows.iter().map(|r| r[1].len()).max().unwrap_or(4).max(4);
+            writeln!(out, "{:<name_w$}  {:<ty_w$}  DESCRIPTION", "FIELD", "TYPE")?;
+            for [name, ty, desc] in &rows {
+                if name.len() > name_w {
+                    writeln!(out, "{name}\n{:<name_w$}  {ty:<ty_w$}  {desc}", "")?;
+                } else {
+                    writeln!(out, "{name:<name_w$}  {ty:<ty_w$}  {desc}")?;
+                }
+            }
+            writeln!(
+                out,
+                "\n{} fields ([arg] takes an argument, [arg]? an optional one)",
+                rows.len()
+            )?;
+        }
+    }
+    out.finish()?;
+    Ok(Outcome::Clean)
+}
+
+/// One alert type of `runtime alert-types`.
+#[derive(Debug, Serialize)]
+struct AlertTypeEntry {
+    id: &'static str,
+    severity: &'static str,
+    tactic: &'static str,
+    tactic_name: Option<&'static str>,
+    technique: &'static str,
+    technique_name: Option<&'static str>,
+    title: &'static str,
+    description: &'static str,
+    remediation: &'static str,
+}
+
+fn alert_types(a: &CatalogArgs) -> anyhow::Result<Outcome> {
+    let entries: Vec<AlertTypeEntry> = palisade_detect::builtin::ALERT_TYPES
+        .iter()
+        .map(|t| AlertTypeEntry {
+            id: t.id,
+            severity: t.severity.as_str(),
+            tactic: t.tactic,
+            tactic_name: palisade_model::mitre::tactic_name(t.tactic),
+            technique: t.technique,
+            technique_name: palisade_model::mitre::technique(t.technique).map(|m| m.name),
+            title: t.title,
+            description: t.description,
+            remediation: t.remediation,
+        })
+        .collect();
+    let mut out = Output::open(None)?;
+    match a.format {
+        CatalogFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &entries)?;
+            writeln!(out)?;
+        }
+        CatalogFormat::Table => {
+            let id_w = entries.iter().map(|e| e.id.len()).max().unwrap_or(2).max(2);
+            writeln!(
+                out,
+                "{:<id_w$}  {:<13}  {:<7}  {:<9}  TITLE",
+                "ID", "SEVERITY", "TACTIC", "TECHNIQUE"
+            )?;
+            for e in &entries {
+                writeln!(
+                    out,
+                    "{:<id_w$}  {:<13}  {:<7}  {:<9}  {}",
+                    e.id, e.severity, e.tactic, e.technique, e.title
+                )?;
+            }
+            writeln!(out, "\n{} alert types", entries.len())?;
+        }
+    }
+    out.finish()?;
+    Ok(Outcome::Clean)
 }
 
 /// Arguments of `runtime serve-audit`.
@@ -151,6 +336,8 @@ pub(crate) fn run(
 ) -> anyhow::Result<Outcome> {
     match cmd {
         RuntimeCommand::Analyze(a) => analyze(a),
+        RuntimeCommand::Fields(a) => fields(&a),
+        RuntimeCommand::AlertTypes(a) => alert_types(&a),
         RuntimeCommand::ServeAudit(a) => crate::cmd::platform::up(
             crate::cmd::platform::UpArgs::audit_only(
                 a.listen,

@@ -96,3 +96,46 @@ fn unreadable_input_exits_2() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn the_rule_fields_and_alert_types_are_listed() {
+    let out = palisade(&["runtime", "fields", "--format", "json"], None);
+    assert!(out.status.success());
+    let fields = json(&out);
+    let field = |name: &str| {
+        fields
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} is not listed"))
+    };
+    assert_eq!(field("ka.user.name")["type"], "string");
+    assert_eq!(field("ka.user.groups")["list"], true);
+    assert_eq!(field("ka.sourceip.net")["type"], "address");
+    assert_eq!(field("ka.uri.param")["arg"], "key");
+    assert_eq!(field("jevt.value")["arg"], "json-pointer");
+    let table = palisade(&["runtime", "fields"], None);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.starts_with("FIELD"), "{text}");
+    assert!(text.contains("ka.uri.param[key]"), "{text}");
+
+    let out = palisade(&["runtime", "alert-types", "--format", "json"], None);
+    assert!(out.status.success());
+    let types = json(&out);
+    let canary = types
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "K8S_TestAlert")
+        .expect("the pipeline test alert is listed");
+    assert!(canary["tactic_name"].is_string(), "{canary}");
+    for t in types.as_array().unwrap() {
+        assert!(
+            t["technique"].as_str().unwrap().starts_with('T'),
+            "{t}: a MITRE technique id"
+        );
+        assert!(!t["remediation"].as_str().unwrap().is_empty(), "{t}");
+    }
+}
