@@ -314,13 +314,20 @@ pub fn update(
         });
     }
     if inputs.is_empty() && !sources.is_empty() {
+        // Every source failed, usually for one reason (no network): name the first failure
+        // and count the rest instead of repeating the same error once per source.
+        let source_name = match sources {
+            [one] => one.to_string(),
+            many => format!("all {} sources", many.len()),
+        };
+        let reason = match failed.as_slice() {
+            [] => "nothing to download".to_owned(),
+            [one] => one.clone(),
+            [first, rest @ ..] => format!("{first} (and {} more failures)", rest.len()),
+        };
         return Err(DbError::Download {
-            source_name: sources
-                .iter()
-                .map(Source::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
-            reason: failed.join("; "),
+            source_name,
+            reason,
         });
     }
     let mut report = import::import_inputs(dir, inputs)?;
@@ -357,5 +364,27 @@ mod tests {
             Mirror::parse("https://m.example/feeds/"),
             Mirror::Url("https://m.example/feeds".into())
         );
+    }
+
+    #[test]
+    fn when_every_source_fails_the_first_failure_is_named_once() {
+        let db = tempfile::tempdir().unwrap();
+        let mirror = tempfile::tempdir().unwrap();
+        let sources = [
+            Source::parse("osv:Go").unwrap(),
+            Source::parse("osv:PyPI").unwrap(),
+            Source::parse("kev").unwrap(),
+        ];
+        let e = update(
+            db.path(),
+            &sources,
+            Some(&Mirror::Dir(mirror.path().to_owned())),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("downloading all 3 sources: osv-Go: "), "{e}");
+        assert!(e.contains("not found in the mirror"), "{e}");
+        assert!(e.ends_with("(and 2 more failures)"), "{e}");
+        assert!(!e.contains("osv-PyPI"), "{e}");
     }
 }
