@@ -42,7 +42,9 @@ pub(crate) struct Target {
     /// Also trust this CA certificate (PEM) for the registry's TLS; repeat for several.
     #[arg(long = "registry-ca", value_name = "FILE")]
     registry_ca: Vec<PathBuf>,
-    /// A root filesystem directory (an unpacked image or a node's `/`).
+    /// A root filesystem directory (an unpacked image or a node's `/`; for `/` itself,
+    /// /proc, /sys, /dev, /run, /tmp, /var/tmp, /var/log, /var/cache and container runtime
+    /// storage are left out).
     #[arg(long, conflicts_with = "sbom", value_name = "DIR")]
     rootfs: Option<PathBuf>,
     /// A CycloneDX or SPDX JSON SBOM.
@@ -174,7 +176,17 @@ fn catalog(t: &Target, global: &GlobalArgs) -> anyhow::Result<palisade_vuln::cat
         (None, None) => anyhow::bail!("nothing to scan: give an image, --rootfs or --sbom"),
     };
     if let Some(dir) = rootfs {
-        let fs = palisade_vuln::image::open_rootfs(dir, Default::default())?;
+        // A host's own `/`: leave out volatile and container storage, as a node scan does.
+        let host = std::fs::canonicalize(dir).is_ok_and(|d| d == std::path::Path::new("/"));
+        let fs = if host {
+            palisade_vuln::image::open_rootfs_skipping(
+                dir,
+                Default::default(),
+                palisade_vuln::image::HOST_SKIP,
+            )?
+        } else {
+            palisade_vuln::image::open_rootfs(dir, Default::default())?
+        };
         return Ok(palisade_vuln::catalog::catalog(&fs)?);
     }
     let image = image.context("nothing to scan")?;

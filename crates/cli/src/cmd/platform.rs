@@ -661,7 +661,11 @@ async fn host_scan(store: AnyStore, root: PathBuf, data_dir: PathBuf) {
     let started = std::time::Instant::now();
     let root_for_task = root.clone();
     let scanned = tokio::task::spawn_blocking(move || {
-        let fs = palisade_vuln::image::open_rootfs(&root_for_task, Default::default())?;
+        let fs = palisade_vuln::image::open_rootfs_skipping(
+            &root_for_task,
+            Default::default(),
+            palisade_vuln::image::HOST_SKIP,
+        )?;
         let sbom = palisade_vuln::catalog::catalog(&fs)?;
         let report = match palisade_vuln::db::Database::open(&data_dir.join("vulndb")) {
             Ok(db) => palisade_vuln::scan::scan_sbom_with(

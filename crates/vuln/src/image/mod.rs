@@ -61,7 +61,7 @@ pub use cache::BlobCache;
 pub use docker::{DockerArchive, open_archive};
 pub use oci::OciLayout;
 pub use resolve::{ImageConfig, LayerRef, Locator, ResolvedImage, resolve};
-pub use rootfs::open_rootfs;
+pub use rootfs::{HOST_SKIP, open_rootfs, open_rootfs_skipping};
 pub use view::{Filesystem, Node, NodeKind, safe_join};
 
 /// Media types this module knows.

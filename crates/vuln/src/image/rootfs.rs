@@ -2,7 +2,8 @@
 //!
 //! The directory is walked once without following symlinks; the view records symlinks as
 //! nodes, so resolution stays inside the directory exactly as for images. Pseudo
-//! filesystems (`proc`, `sys`, `dev`) directly under the root are skipped.
+//! filesystems (`proc`, `sys`, `dev`) directly under the root are skipped; a node scan skips
+//! volatile and container storage directories as well ([`HOST_SKIP`]).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -11,8 +12,36 @@ use std::path::Path;
 use super::view::{Filesystem, NodeKind};
 use super::{ImageError, Limits};
 
+/// What a host scan leaves out besides the pseudo filesystems: volatile directories and
+/// container runtimes' storage (container images are scanned as images, not as files of the
+/// node), relative to the root.
+pub const HOST_SKIP: &[&str] = &[
+    "proc",
+    "sys",
+    "dev",
+    "run",
+    "tmp",
+    "var/tmp",
+    "var/log",
+    "var/cache",
+    "var/lib/containerd",
+    "var/lib/docker",
+    "var/lib/containers",
+    "var/lib/kubelet/pods",
+];
+
 /// Opens a root filesystem directory.
 pub fn open_rootfs(dir: &Path, limits: Limits) -> Result<Filesystem, ImageError> {
+    open_rootfs_skipping(dir, limits, &["proc", "sys", "dev"])
+}
+
+/// Opens a root filesystem directory leaving out the directories `skip` names (paths
+/// relative to `dir`, e.g. [`HOST_SKIP`] for a node's `/`).
+pub fn open_rootfs_skipping(
+    dir: &Path,
+    limits: Limits,
+    skip: &[&str],
+) -> Result<Filesystem, ImageError> {
     let what = dir.display().to_string();
     if !dir.is_dir() {
         return Err(ImageError::invalid(what, "not a directory"));
@@ -28,14 +57,14 @@ pub fn open_rootfs(dir: &Path, limits: Limits) -> Result<Filesystem, ImageError>
         };
         for entry in rd.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if rel.is_empty() && matches!(name.as_str(), "proc" | "sys" | "dev") {
-                continue;
-            }
             let child_rel = if rel.is_empty() {
                 name.clone()
             } else {
                 format!("{rel}/{name}")
             };
+            if skip.contains(&child_rel.as_str()) {
+                continue;
+            }
             let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
                 continue;
             };
@@ -71,4 +100,41 @@ pub fn open_rootfs(dir: &Path, limits: Limits) -> Result<Filesystem, ImageError>
         }
     }
     Ok(Filesystem::from_dir(dir.to_path_buf(), tree, limits))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail by panicking")]
+    use super::*;
+
+    #[test]
+    fn a_node_scan_leaves_out_volatile_and_container_storage() {
+        let root = tempfile::tempdir().unwrap();
+        for dir in [
+            "var/lib/dpkg",
+            "var/lib/docker/overlay2/abc/diff/usr",
+            "var/lib/kubelet/pods/uid/volumes",
+            "tmp/build",
+            "srv/tmp",
+            "usr/lib",
+        ] {
+            std::fs::create_dir_all(root.path().join(dir)).unwrap();
+        }
+        std::fs::write(root.path().join("var/lib/dpkg/status"), "").unwrap();
+        let host = open_rootfs_skipping(root.path(), Limits::default(), HOST_SKIP).unwrap();
+        assert!(host.node("var/lib/dpkg/status").is_some());
+        assert!(
+            host.node("srv/tmp").is_some(),
+            "only top-level tmp is volatile"
+        );
+        assert!(host.node("var/lib/docker").is_none());
+        assert!(host.node("var/lib/docker/overlay2/abc/diff/usr").is_none());
+        assert!(host.node("var/lib/kubelet/pods").is_none());
+        assert!(host.node("var/lib/kubelet").is_some());
+        assert!(host.node("tmp").is_none());
+        // An image's root filesystem keeps them all.
+        let image = open_rootfs(root.path(), Limits::default()).unwrap();
+        assert!(image.node("tmp/build").is_some());
+        assert!(image.node("var/lib/docker/overlay2/abc/diff/usr").is_some());
+    }
 }
