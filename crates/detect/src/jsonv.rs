@@ -7,7 +7,8 @@
 //! search. [`parse_pruned`] also skips an object's `metadata` and `status`, which no field
 //! reads (`ka.*` fields read `spec`, `rules`, `subjects`, `roleRef` and `data`) and which
 //! are often the larger part of an object (`metadata.managedFields`, a pod's status). [`member`] reads one member at a
-//! path without building a tree for the rest.
+//! path without building a tree for the rest; [`member_of_valid`] does so for text already
+//! validated by a byte scan, since serde offers no way to skip a value without re-validating it.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -159,6 +160,123 @@ pub(crate) fn member<'a>(text: &'a str, path: &[&str]) -> Option<JVal<'a>> {
     let v = PathSeed { path }.deserialize(&mut de).ok()?;
     de.end().ok()?;
     v.filter(|v| !v.is_null())
+}
+
+/// [`member`] of text already validated as JSON (a `RawValue`'s, which the event's parse
+/// checked): objects are walked by a byte scan that steps over other members by their
+/// brackets and quotes, without the deserialiser re-validating them (a pod's response object
+/// is several kilobytes, its name a few bytes near the start). Keys with escapes go to
+/// [`member`], which unescapes them. Malformed text gives none, never a wrong member.
+pub(crate) fn member_of_valid<'a>(text: &'a str, path: &[&str]) -> Option<JVal<'a>> {
+    let b = text.as_bytes();
+    let (mut start, mut end) = (skip_ws(b, 0), b.len());
+    for key in path {
+        if b.get(start) != Some(&b'{') {
+            return None;
+        }
+        let mut i = skip_ws(b, start + 1);
+        let mut found = None;
+        if b.get(i) != Some(&b'}') {
+            loop {
+                if b.get(i) != Some(&b'"') {
+                    return None;
+                }
+                let key_end = string_end(b, i)?;
+                let k = b.get(i + 1..key_end - 1)?;
+                if memchr::memchr(b'\\', k).is_some() {
+                    return member(text, path);
+                }
+                i = skip_ws(b, key_end);
+                if b.get(i) != Some(&b':') {
+                    return None;
+                }
+                i = skip_ws(b, i + 1);
+                let value_end = value_end(b, i)?;
+                // With duplicate keys the last one counts, as in `member`.
+                if k == key.as_bytes() {
+                    found = Some((i, value_end));
+                }
+                i = skip_ws(b, value_end);
+                match b.get(i) {
+                    Some(b',') => i = skip_ws(b, i + 1),
+                    Some(b'}') => break,
+                    _ => return None,
+                }
+            }
+        }
+        (start, end) = found?;
+    }
+    parse(text.get(start..end)?).filter(|v| !v.is_null())
+}
+
+/// The first byte at or after `i` that is not JSON whitespace.
+pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// The end (past the closing quote) of the string whose opening quote is at `i`.
+pub(crate) fn string_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        let k = j + memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
+        if b.get(k) == Some(&b'\\') {
+            j = k + 2;
+        } else {
+            return Some(k + 1);
+        }
+    }
+}
+
+/// The end of the valid JSON value starting at `i` (for other text: some end, or none; the
+/// caller validates what it keeps).
+pub(crate) fn value_end(b: &[u8], i: usize) -> Option<usize> {
+    value_end_within(b, i, usize::MAX)
+}
+
+/// [`value_end`], or none when arrays and objects nest deeper than `max_depth`.
+pub(crate) fn value_end_within(b: &[u8], i: usize, max_depth: usize) -> Option<usize> {
+    match b.get(i)? {
+        b'"' => string_end(b, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match b.get(j)? {
+                    b'"' => {
+                        j = string_end(b, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => {
+                        depth += 1;
+                        if depth > max_depth {
+                            return None;
+                        }
+                    }
+                    b'}' | b']' => {
+                        depth = depth.checked_sub(1)?;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let mut j = i;
+            while !matches!(
+                b.get(j),
+                None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            ) {
+                j += 1;
+            }
+            (j > i).then_some(j)
+        }
+    }
 }
 
 /// Walks `path` down objects, skipping every other member unparsed.
@@ -477,5 +595,54 @@ mod tests {
             None
         );
         assert_eq!(member("[1]", &["metadata"]), None);
+    }
+
+    #[test]
+    fn members_of_valid_text_agree_with_the_deserialiser() {
+        let texts = [
+            r#"{"spec":{"a":[1,{"name":"no"}]},"metadata":{"labels":{"name":"no"},"name":"p\u0041"},"metadata":{"name":"last","x":null}}"#,
+            r#"{"metadata":{"name":"p\u0041"}}"#,
+            r#" { "metadata" : { "name" : { "b" : 1, "a" : [true, "]}\"{["] } } } "#,
+            r#"{"kind":"Pod","metadata":{"uid":"u","name":"web-1","labels":{"a":"b"}},"spec":{}}"#,
+            r#"{"m\u0065tadata":{"name":"escaped key"},"metadata":{"name":"plain"}}"#,
+            r#"{"metadata":{"name":null}}"#,
+            r#"{"metadata":{"name":-1.5e3}}"#,
+            r#"{"metadata":[{"name":"x"}]}"#,
+            r#"{"metadata":{}}"#,
+            r#"{}"#,
+            "[1]",
+            r#""text""#,
+        ];
+        for text in texts {
+            for path in [
+                &["metadata", "name"][..],
+                &["metadata"],
+                &["spec", "a"],
+                &["kind"],
+            ] {
+                assert_eq!(
+                    member_of_valid(text, path),
+                    member(text, path),
+                    "{text} {path:?}"
+                );
+            }
+        }
+        assert_eq!(
+            member_of_valid(texts[0], &["metadata", "name"]),
+            Some(JVal::String("last".into()))
+        );
+        assert_eq!(
+            member_of_valid(texts[4], &["metadata", "name"]),
+            Some(JVal::String("plain".into()))
+        );
+        // Cut-off text (not what a `RawValue` holds) gives none rather than a guess.
+        assert_eq!(
+            member_of_valid(r#"{"metadata":{"name":"p""#, &["metadata", "name"]),
+            None
+        );
+        assert_eq!(
+            member_of_valid(r#"{"metadata":{"name":"#, &["metadata", "name"]),
+            None
+        );
     }
 }
