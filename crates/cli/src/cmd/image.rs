@@ -133,7 +133,8 @@ pub(crate) struct DbUpdateArgs {
     /// A directory or http(s) URL mirroring the upstream feeds.
     #[arg(long, value_name = "DIR|URL")]
     mirror: Option<String>,
-    /// Sources to fetch (`osv:<Ecosystem>`, `alpine:<branch>`, `kev`, `epss`); default: all.
+    /// Sources to fetch (`osv:<Ecosystem>`, `alpine:<branch>`, `debian-tracker`, `kev`,
+    /// `epss`); default: every osv.dev ecosystem palisade catalogs, `kev` and `epss`.
     #[arg(long = "source", value_name = "SOURCE")]
     sources: Vec<String>,
 }

@@ -4,6 +4,7 @@
 //! |---|---|---|---|
 //! | an osv.dev ecosystem export | `osv:<Ecosystem>` (`osv:Go`, `osv:PyPI`, `osv:Alpine`) | `{OSV_BASE_URL}/<Ecosystem>/all.zip` | `osv/<Ecosystem>/all.zip` |
 //! | Alpine secdb | `alpine:<branch>[/<repo>]` (`alpine:v3.20/main`) | `{ALPINE_SECDB_BASE_URL}/<branch>/<repo>.json` | `alpine/<branch>/<repo>.json` |
+//! | Debian security tracker (JSON export) | `debian-tracker` | [`DEBIAN_TRACKER_URL`] | `debian/tracker.json` |
 //! | CISA KEV | `kev` | [`KEV_URL`] | `kev/known_exploited_vulnerabilities.json` |
 //! | FIRST EPSS | `epss` | [`EPSS_URL`] | `epss/epss_scores-current.csv.gz` |
 //!
@@ -27,6 +28,8 @@ use crate::http::{Client, Request};
 pub const OSV_BASE_URL: &str = "https://osv-vulnerabilities.storage.googleapis.com";
 /// Base URL of the Alpine secdb.
 pub const ALPINE_SECDB_BASE_URL: &str = "https://secdb.alpinelinux.org";
+/// The Debian security tracker's JSON export (source package -> issue -> release status).
+pub const DEBIAN_TRACKER_URL: &str = "https://security-tracker.debian.org/tracker/data/json";
 /// The CISA Known Exploited Vulnerabilities catalog.
 pub const KEV_URL: &str =
     "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json";
@@ -52,6 +55,10 @@ pub enum Source {
         /// Repository (`main`, `community`).
         repo: String,
     },
+    /// The Debian security tracker's JSON export (not among the defaults: osv.dev's Debian
+    /// export carries the same advisories; this one adds the tracker's per-release states
+    /// such as `no-dsa`).
+    DebianTracker,
     /// CISA KEV.
     Kev,
     /// FIRST EPSS.
@@ -59,7 +66,8 @@ pub enum Source {
 }
 
 impl Source {
-    /// Parses `osv:<Ecosystem>`, `alpine:<branch>[/<repo>]`, `kev` or `epss`.
+    /// Parses `osv:<Ecosystem>`, `alpine:<branch>[/<repo>]`, `debian-tracker`, `kev` or
+    /// `epss`.
     pub fn parse(s: &str) -> Result<Source, DbError> {
         let bad = |reason: &str| DbError::Input {
             path: PathBuf::from(s),
@@ -90,10 +98,11 @@ impl Source {
                     ))
                 }
             }
+            None if s == "debian-tracker" => Ok(Source::DebianTracker),
             None if s == "kev" => Ok(Source::Kev),
             None if s == "epss" => Ok(Source::Epss),
             _ => Err(bad(
-                "unknown source (expected osv:<Ecosystem>, alpine:<branch>[/<repo>], kev or epss)",
+                "unknown source (expected osv:<Ecosystem>, alpine:<branch>[/<repo>], debian-tracker, kev or epss)",
             )),
         }
     }
@@ -134,6 +143,7 @@ impl Source {
         match self {
             Source::Osv { ecosystem } => format!("osv-{}", ecosystem.replace(' ', "-")),
             Source::AlpineSecdb { branch, repo } => format!("alpine-{branch}-{repo}"),
+            Source::DebianTracker => "debian-tracker".into(),
             Source::Kev => "cisa-kev".into(),
             Source::Epss => "epss".into(),
         }
@@ -144,6 +154,7 @@ impl Source {
         match self {
             Source::Osv { ecosystem } => format!("osv/{ecosystem}/all.zip"),
             Source::AlpineSecdb { branch, repo } => format!("alpine/{branch}/{repo}.json"),
+            Source::DebianTracker => "debian/tracker.json".into(),
             Source::Kev => "kev/known_exploited_vulnerabilities.json".into(),
             Source::Epss => "epss/epss_scores-current.csv.gz".into(),
         }
@@ -158,6 +169,7 @@ impl Source {
             Source::AlpineSecdb { branch, repo } => {
                 format!("{ALPINE_SECDB_BASE_URL}/{branch}/{repo}.json")
             }
+            Source::DebianTracker => DEBIAN_TRACKER_URL.into(),
             Source::Kev => KEV_URL.into(),
             Source::Epss => EPSS_URL.into(),
         }
@@ -167,6 +179,7 @@ impl Source {
         match self {
             Source::Osv { .. } => Format::OsvZip,
             Source::AlpineSecdb { .. } => Format::AlpineSecdb,
+            Source::DebianTracker => Format::DebianTracker,
             Source::Kev => Format::Kev,
             Source::Epss => Format::Epss,
         }
@@ -178,6 +191,7 @@ impl fmt::Display for Source {
         match self {
             Source::Osv { ecosystem } => write!(f, "osv:{ecosystem}"),
             Source::AlpineSecdb { branch, repo } => write!(f, "alpine:{branch}/{repo}"),
+            Source::DebianTracker => f.write_str("debian-tracker"),
             Source::Kev => f.write_str("kev"),
             Source::Epss => f.write_str("epss"),
         }
@@ -357,6 +371,10 @@ mod tests {
         assert_eq!(a.mirror_path(), "alpine/v3.20/main.json");
         assert_eq!(a.to_string(), "alpine:v3.20/main");
         assert_eq!(Source::parse("kev").unwrap(), Source::Kev);
+        let d = Source::parse("debian-tracker").unwrap();
+        assert_eq!(d.mirror_path(), "debian/tracker.json");
+        assert_eq!(d.upstream_url(), DEBIAN_TRACKER_URL);
+        assert_eq!(d.name(), "debian-tracker");
         assert!(Source::parse("osv:../x").is_err());
         assert!(Source::parse("nvd").is_err());
         assert_eq!(Mirror::parse("/srv/m"), Mirror::Dir("/srv/m".into()));

@@ -361,3 +361,20 @@ fn imported_tracker_matches_installed_packages() {
         ]
     );
 }
+
+#[test]
+fn db_update_fetches_the_tracker_export_from_a_mirror() {
+    use palisade_vuln::db::{Mirror, Source, update};
+    let dir = tempfile::tempdir().unwrap();
+    let mirror = dir.path().join("mirror");
+    std::fs::create_dir_all(mirror.join("debian")).unwrap();
+    std::fs::write(mirror.join("debian/tracker.json"), TRACKER).unwrap();
+    let dbdir = dir.path().join("db");
+    let source = Source::parse("debian-tracker").unwrap();
+    let report = update(&dbdir, &[source], Some(&Mirror::Dir(mirror))).unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(report.sources[0].name, "debian-tracker");
+    assert_eq!(report.sources[0].format, Format::DebianTracker);
+    assert_eq!(report.advisories, 4);
+    assert!(Database::open(&dbdir).is_ok());
+}
