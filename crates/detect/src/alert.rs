@@ -78,6 +78,9 @@ pub struct Alert {
     pub last_seen: i64,
     /// The target: `namespace/resource/name[/subresource]`, or the request path.
     pub resource: String,
+    /// The same target in its parts, as the event's `objectRef` names them.
+    #[serde(skip)]
+    pub target: Target,
     /// The requesting user.
     pub user: String,
     /// The cluster, when the input names it.
@@ -114,6 +117,22 @@ impl Alert {
     pub fn last_seen_rfc3339(&self) -> String {
         util::format_iso8601(self.last_seen)
     }
+}
+
+/// What an alert is about, in parts: the event's `objectRef` (the parts it has), or the
+/// request path when it has none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Target {
+    /// Namespace (none for cluster-scoped resources).
+    pub namespace: Option<String>,
+    /// API resource, plural (`pods`, `clusterrolebindings`).
+    pub resource: Option<String>,
+    /// Object name.
+    pub name: Option<String>,
+    /// Subresource (`exec`, `log`).
+    pub subresource: Option<String>,
+    /// The request path (without query), when the event names no resource.
+    pub path: Option<String>,
 }
 
 /// How alerts are deduplicated.
@@ -681,6 +700,19 @@ impl Analyzer {
                 first_seen: time,
                 last_seen: time,
                 resource: key.resource_string(),
+                target: match (ev.resource(), &resource) {
+                    (Some(_), [namespace, resource, name, subresource]) => Target {
+                        namespace: namespace.map(str::to_owned),
+                        resource: resource.map(str::to_owned),
+                        name: name.map(str::to_owned),
+                        subresource: subresource.map(str::to_owned),
+                        path: None,
+                    },
+                    (None, [path, ..]) => Target {
+                        path: path.map(str::to_owned),
+                        ..Target::default()
+                    },
+                },
                 user: user.to_string(),
                 cluster: ev.cluster_name().map(str::to_string),
                 // Rendered only for the event that opens the alert.
@@ -844,6 +876,7 @@ mod tests {
             first_seen: 0,
             last_seen: 0,
             resource: k.resource_string(),
+            target: Target::default(),
             user: k.user.into(),
             cluster: None,
             message: String::new(),

@@ -16,7 +16,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use palisade_detect::alert::{Alert as DetectAlert, Analyzer};
+use palisade_detect::alert::{Alert as DetectAlert, Analyzer, Target};
 use palisade_detect::ingest::{IngestOptions, IngestStats, Ingestor};
 use palisade_model::ResourceRef;
 use palisade_store::{Mitre, NewAlert};
@@ -147,7 +147,7 @@ impl AuditReceiver {
                 technique: a.mitre.technique.clone(),
             },
             cluster: a.cluster.clone().or_else(|| self.cluster.clone()),
-            resource: resource_ref(&a.resource),
+            resource: resource_ref(&a.target),
             user: (!a.user.is_empty()).then(|| a.user.clone()),
             message: a.message.clone(),
             event: a.event.clone(),
@@ -161,86 +161,74 @@ impl AuditReceiver {
     }
 }
 
-/// Resources without a namespace.
-const CLUSTER_SCOPED: &[&str] = &[
-    "nodes",
-    "namespaces",
-    "persistentvolumes",
-    "clusterroles",
-    "clusterrolebindings",
-    "customresourcedefinitions",
-    "mutatingwebhookconfigurations",
-    "validatingwebhookconfigurations",
-    "validatingadmissionpolicies",
-    "validatingadmissionpolicybindings",
-    "storageclasses",
-    "priorityclasses",
-    "apiservices",
-    "certificatesigningrequests",
-    "runtimeclasses",
-    "ingressclasses",
-    "csidrivers",
-    "csinodes",
-    "volumeattachments",
-    "tokenreviews",
-    "subjectaccessreviews",
-    "selfsubjectaccessreviews",
-    "selfsubjectrulesreviews",
-];
-
-/// The analyzer's target (`namespace/resource/name[/subresource]`, the parts present, or a
-/// request path) as a resource reference: `kind` holds the API resource (plural) and a
-/// subresource is appended to the name (`pod-1/exec`).
-fn resource_ref(target: &str) -> Option<ResourceRef> {
-    if target.is_empty() {
-        return None;
-    }
-    if target.starts_with('/') {
-        return Some(ResourceRef {
+/// The analyzer's target as a resource reference: `kind` holds the API resource (plural),
+/// a subresource is appended to the name (`pod-1/exec`), and an event without a resource is
+/// about its request path (`kind` `path`).
+fn resource_ref(t: &Target) -> Option<ResourceRef> {
+    match (&t.resource, &t.path) {
+        (Some(resource), _) => {
+            let mut name = t.name.clone().unwrap_or_default();
+            if let Some(sub) = &t.subresource {
+                name = format!("{name}/{sub}");
+            }
+            Some(ResourceRef {
+                api_version: String::new(),
+                kind: resource.clone(),
+                namespace: t.namespace.clone(),
+                name,
+            })
+        }
+        (None, Some(path)) => Some(ResourceRef {
             api_version: String::new(),
             kind: "path".into(),
             namespace: None,
-            name: target.to_owned(),
-        });
+            name: path.clone(),
+        }),
+        (None, None) => None,
     }
-    let parts: Vec<&str> = target.split('/').collect();
-    let make = |ns: Option<&str>, kind: &str, name: &[&str]| ResourceRef {
-        api_version: String::new(),
-        kind: kind.to_owned(),
-        namespace: ns.map(str::to_owned),
-        name: name.join("/"),
-    };
-    Some(match parts.as_slice() {
-        [kind] => make(None, kind, &[]),
-        [first, rest @ ..] if CLUSTER_SCOPED.contains(first) => make(None, first, rest),
-        [ns, kind, rest @ ..] => make(Some(ns), kind, rest),
-        [] => return None,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn target(ns: Option<&str>, resource: Option<&str>, name: Option<&str>) -> Target {
+        Target {
+            namespace: ns.map(str::to_owned),
+            resource: resource.map(str::to_owned),
+            name: name.map(str::to_owned),
+            ..Target::default()
+        }
+    }
+
     #[test]
     fn targets_become_resource_references() {
-        let r = resource_ref("default/pods/web-1/exec").unwrap_or_else(|| unreachable!());
+        let mut exec = target(Some("default"), Some("pods"), Some("web-1"));
+        exec.subresource = Some("exec".into());
+        let r = resource_ref(&exec).unwrap_or_else(|| unreachable!());
         assert_eq!(
             (r.namespace.as_deref(), r.kind.as_str(), r.name.as_str()),
             (Some("default"), "pods", "web-1/exec")
         );
-        let r = resource_ref("clusterrolebindings/admin-all").unwrap_or_else(|| unreachable!());
+        // Cluster-scoped, also resources no table knows (a custom resource).
+        let r = resource_ref(&target(None, Some("clusterissuers"), Some("letsencrypt")))
+            .unwrap_or_else(|| unreachable!());
         assert_eq!(
-            (r.namespace, r.kind.as_str()),
-            (None, "clusterrolebindings")
+            (r.namespace, r.kind.as_str(), r.name.as_str()),
+            (None, "clusterissuers", "letsencrypt")
         );
-        let r = resource_ref("kube-system/secrets").unwrap_or_else(|| unreachable!());
+        let r = resource_ref(&target(Some("kube-system"), Some("secrets"), None))
+            .unwrap_or_else(|| unreachable!());
         assert_eq!(
             (r.namespace.as_deref(), r.kind.as_str(), r.name.as_str()),
             (Some("kube-system"), "secrets", "")
         );
-        let r = resource_ref("/api/v1/pods").unwrap_or_else(|| unreachable!());
-        assert_eq!(r.kind, "path");
-        assert!(resource_ref("").is_none());
+        let path = Target {
+            path: Some("/api/v1/pods".into()),
+            ..Target::default()
+        };
+        let r = resource_ref(&path).unwrap_or_else(|| unreachable!());
+        assert_eq!((r.kind.as_str(), r.name.as_str()), ("path", "/api/v1/pods"));
+        assert!(resource_ref(&Target::default()).is_none());
     }
 }

@@ -241,6 +241,7 @@ pub fn detect_alert(stored: &Value) -> DetectAlert {
         first_seen: time("first_seen"),
         last_seen: time("last_seen"),
         resource,
+        target: palisade_detect::alert::Target::default(),
         user: text("user"),
         cluster: stored
             .get("cluster")
