@@ -301,13 +301,19 @@ async fn alerts<S: Backend>(
             }
         );
         for a in &list {
+            // The catalogue's title when the type is a built-in one, its id beneath.
+            let (title, id_line) = match palisade_detect::builtin::alert_type(&a.alert_type) {
+                Some(t) => (esc(t.title), format!("{}<br>", esc(&a.alert_type))),
+                None => (esc(&a.alert_type), String::new()),
+            };
             let _ = write!(
                 body,
-                "<tr><td>{}</td><th scope=\"row\" class=\"name\"><a href=\"/alerts/{}\">{}</a><br><span class=\"muted\">{}</span></th>\
+                "<tr><td>{}</td><th scope=\"row\" class=\"name\"><a href=\"/alerts/{}\">{}</a><br><span class=\"muted\">{}{}</span></th>\
                  <td class=\"name\">{}</td><td class=\"name\">{}</td><td class=\"num\">{}</td><td class=\"ts\">{}</td><td>{}</td></tr>",
                 html::severity(a.severity),
                 a.id,
-                esc(&a.alert_type),
+                title,
+                id_line,
                 esc(&a.message),
                 esc(&resource_text(a.resource.as_ref())),
                 esc(a.user.as_deref().unwrap_or("—")),

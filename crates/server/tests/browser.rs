@@ -654,6 +654,8 @@ fn dashboard_in_headless_chromium() {
         "K8S_CryptoMiningImage",
         "K8S_PrivilegedContainer",
         "K8S_ExecIntoPod",
+        // built-in types are listed by their catalogue title
+        "Exec into pod detected",
         "<script>alert(1)</script>",
     ] {
         assert!(main.contains(t), "alerts lack {t}");
