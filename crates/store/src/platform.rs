@@ -153,11 +153,14 @@ pub struct AlertEvent {
     pub event: Value,
 }
 
-impl AlertEvent {
-    pub(crate) fn from_stored(seen_at: String, text: &str) -> AlertEvent {
-        let event = serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()));
-        AlertEvent { seen_at, event }
-    }
+/// An `alert_events` row (`seen_at`, `event`) of either backend.
+pub(crate) fn alert_event_row(r: &impl Cols) -> Result<AlertEvent, sqlx::Error> {
+    let text = r.text("event")?;
+    let event = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Ok(AlertEvent {
+        seen_at: r.text("seen_at")?,
+        event,
+    })
 }
 
 /// A stored, deduplicated alert.
@@ -780,12 +783,10 @@ impl PlatformStore for SqliteStore {
         .bind(i64::from(MAX_ALERT_EVENTS))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let text: String = r.try_get("event")?;
-                Ok(AlertEvent::from_stored(r.try_get("seen_at")?, &text))
-            })
-            .collect()
+        Ok(rows
+            .iter()
+            .map(alert_event_row)
+            .collect::<Result<_, sqlx::Error>>()?)
     }
 
     async fn set_alert_status(

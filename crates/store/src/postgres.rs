@@ -29,8 +29,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use crate::platform::{
     ALERT_COLUMNS, Alert, AlertCount, AlertEvent, AlertFilter, AlertStatus, ImageRecord,
     ImageReport, MAX_ALERT_EVENTS, MAX_LEASE_BATCH, NewAlert, PlatformStore, QueuedExport, Role,
-    TokenRecord, alert_fingerprint, alert_row, count_row, export_row, image_row, lease_millis,
-    list_alerts_sql, token_row,
+    TokenRecord, alert_event_row, alert_fingerprint, alert_row, count_row, export_row, image_row,
+    lease_millis, list_alerts_sql, token_row,
 };
 use crate::rows::{count, unsigned};
 use crate::snapshots::{
@@ -588,12 +588,10 @@ impl PlatformStore for PgStore {
         .bind(i64::from(MAX_ALERT_EVENTS))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let text: String = r.try_get("event")?;
-                Ok(AlertEvent::from_stored(r.try_get("seen_at")?, &text))
-            })
-            .collect()
+        Ok(rows
+            .iter()
+            .map(alert_event_row)
+            .collect::<Result<_, sqlx::Error>>()?)
     }
 
     async fn set_alert_status(

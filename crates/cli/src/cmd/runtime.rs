@@ -131,52 +131,62 @@ fn fields(a: &CatalogArgs) -> anyhow::Result<Outcome> {
             description: &f.desc,
         })
         .collect();
+    print_catalog(a.format, &entries, |out| {
+        let rows: Vec<[String; 3]> = entries
+            .iter()
+            .map(|e| {
+                let name = match (e.arg, e.arg_required) {
+                    (None, _) => e.name.to_owned(),
+                    (Some(arg), true) => format!("{}[{arg}]", e.name),
+                    (Some(arg), false) => format!("{}[{arg}]?", e.name),
+                };
+                let ty = if e.list {
+                    format!("{} list", e.ty)
+                } else {
+                    e.ty.to_owned()
+                };
+                [name, ty, e.description.to_owned()]
+            })
+            .collect();
+        // A few JSON-pointer style names are very long: they overflow their column.
+        let name_w = rows
+            .iter()
+            .map(|r| r[0].len())
+            .filter(|&n| n <= 40)
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        let ty_w = rows.iter().map(|r| r[1].len()).max().unwrap_or(4).max(4);
+        writeln!(out, "{:<name_w$}  {:<ty_w$}  DESCRIPTION", "FIELD", "TYPE")?;
+        for [name, ty, desc] in &rows {
+            if name.len() > name_w {
+                writeln!(out, "{name}\n{:<name_w$}  {ty:<ty_w$}  {desc}", "")?;
+            } else {
+                writeln!(out, "{name:<name_w$}  {ty:<ty_w$}  {desc}")?;
+            }
+        }
+        writeln!(
+            out,
+            "\n{} fields ([arg] takes an argument, [arg]? an optional one)",
+            rows.len()
+        )?;
+        Ok(())
+    })
+}
+
+/// Prints a catalogue listing: `entries` as a JSON array, or the table `table` writes.
+fn print_catalog<T: Serialize>(
+    format: CatalogFormat,
+    entries: &[T],
+    table: impl FnOnce(&mut Output) -> anyhow::Result<()>,
+) -> anyhow::Result<Outcome> {
     let mut out = Output::open(None)?;
-    match a.format {
+    match format {
         CatalogFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &entries)?;
+            serde_json::to_writer_pretty(&mut out, entries)?;
             writeln!(out)?;
         }
-        CatalogFormat::Table => {
-            let rows: Vec<[String; 3]> = entries
-                .iter()
-                .map(|e| {
-                    let name = match (e.arg, e.arg_required) {
-                        (None, _) => e.name.to_owned(),
-                        (Some(arg), true) => format!("{}[{arg}]", e.name),
-                        (Some(arg), false) => format!("{}[{arg}]?", e.name),
-                    };
-                    let ty = if e.list {
-                        format!("{} list", e.ty)
-                    } else {
-                        e.ty.to_owned()
-                    };
-                    [name, ty, e.description.to_owned()]
-                })
-                .collect();
-            // A few JSON-pointer style names are very long: they overflow their column.
-            let name_w = rows
-                .iter()
-                .map(|r| r[0].len())
-                .filter(|&n| n <= 40)
-                .max()
-                .unwrap_or(4)
-                .max(4);
-            let ty_w = rows.iter().map(|r| r[1].len()).max().unwrap_or(4).max(4);
-            writeln!(out, "{:<name_w$}  {:<ty_w$}  DESCRIPTION", "FIELD", "TYPE")?;
-            for [name, ty, desc] in &rows {
-                if name.len() > name_w {
-                    writeln!(out, "{name}\n{:<name_w$}  {ty:<ty_w$}  {desc}", "")?;
-                } else {
-                    writeln!(out, "{name:<name_w$}  {ty:<ty_w$}  {desc}")?;
-                }
-            }
-            writeln!(
-                out,
-                "\n{} fields ([arg] takes an argument, [arg]? an optional one)",
-                rows.len()
-            )?;
-        }
+        CatalogFormat::Table => table(&mut out)?,
     }
     out.finish()?;
     Ok(Outcome::Clean)
@@ -211,31 +221,23 @@ fn alert_types(a: &CatalogArgs) -> anyhow::Result<Outcome> {
             remediation: t.remediation,
         })
         .collect();
-    let mut out = Output::open(None)?;
-    match a.format {
-        CatalogFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &entries)?;
-            writeln!(out)?;
-        }
-        CatalogFormat::Table => {
-            let id_w = entries.iter().map(|e| e.id.len()).max().unwrap_or(2).max(2);
+    print_catalog(a.format, &entries, |out| {
+        let id_w = entries.iter().map(|e| e.id.len()).max().unwrap_or(2).max(2);
+        writeln!(
+            out,
+            "{:<id_w$}  {:<13}  {:<7}  {:<9}  TITLE",
+            "ID", "SEVERITY", "TACTIC", "TECHNIQUE"
+        )?;
+        for e in &entries {
             writeln!(
                 out,
-                "{:<id_w$}  {:<13}  {:<7}  {:<9}  TITLE",
-                "ID", "SEVERITY", "TACTIC", "TECHNIQUE"
+                "{:<id_w$}  {:<13}  {:<7}  {:<9}  {}",
+                e.id, e.severity, e.tactic, e.technique, e.title
             )?;
-            for e in &entries {
-                writeln!(
-                    out,
-                    "{:<id_w$}  {:<13}  {:<7}  {:<9}  {}",
-                    e.id, e.severity, e.tactic, e.technique, e.title
-                )?;
-            }
-            writeln!(out, "\n{} alert types", entries.len())?;
         }
-    }
-    out.finish()?;
-    Ok(Outcome::Clean)
+        writeln!(out, "\n{} alert types", entries.len())?;
+        Ok(())
+    })
 }
 
 /// Arguments of `runtime serve-audit`.

@@ -8,11 +8,10 @@ use std::path::Path;
 use palisade_vuln::advisory::{Ecosystem, Event};
 use palisade_vuln::catalog::osrelease;
 use palisade_vuln::db::{Database, Format};
-use palisade_vuln::image::{ImageOptions, OciLayout, open_image};
 use palisade_vuln::osv::{DEBIAN_RELEASES, debian_release, parse_debian_tracker};
-use palisade_vuln::scan::{self, ScanOptions, VulnReport, distro_release};
+use palisade_vuln::scan::{VulnReport, distro_release};
 
-use crate::imagekit::{Comp, file, layer, oci_layout};
+use crate::imagekit::scan_dpkg_image;
 
 /// A tracker export in the shape `tracker/data/json` serves. CVE-2021-3450 follows the
 /// tracker's record for it (fixed in 1.1.1k-1, buster never affected).
@@ -258,23 +257,8 @@ fn scan_debian(dir: &Path, db: &Database, os_release: &str, libssl: &str) -> Vul
     let status = format!(
         "Package: libssl3\nStatus: install ok installed\nArchitecture: amd64\nSource: openssl\nVersion: {libssl}\n\nPackage: zlib1g\nStatus: install ok installed\nArchitecture: amd64\nSource: zlib\nVersion: 1:1.2.13.dfsg-1\n"
     );
-    let img = dir.join(libssl.replace([':', '~', '+'], "_"));
-    oci_layout(
-        &img,
-        &[layer(
-            &[
-                file("etc/os-release", os_release),
-                file("var/lib/dpkg/status", status.as_str()),
-            ],
-            Comp::Gzip,
-        )],
-    );
-    let fs = open_image(
-        Box::new(OciLayout::open(&img).unwrap()),
-        &ImageOptions::default(),
-    )
-    .unwrap();
-    scan::scan_image_with(&fs, db, ScanOptions::default()).unwrap()
+    let name = libssl.replace([':', '~', '+'], "_");
+    scan_dpkg_image(dir, &name, os_release, &status, db)
 }
 
 /// `db import` detects the export (served without an extension), and a dpkg status with an

@@ -218,3 +218,33 @@ pub(crate) fn docker_archive(path: &Path, tag: &str, layers: &[Layer]) -> PathBu
 pub(crate) fn corpus_file(sub: &str) -> Option<Vec<u8>> {
     palisade_testkit::corpus(&format!("vuln/fixtures/{sub}")).map(|p| std::fs::read(p).unwrap())
 }
+
+/// Builds `dir/name`, a one-layer image holding an `os-release` and a dpkg `status`, and scans
+/// it against `db` as `image scan` does.
+pub(crate) fn scan_dpkg_image(
+    dir: &Path,
+    name: &str,
+    os_release: &str,
+    status: &str,
+    db: &palisade_vuln::db::Database,
+) -> palisade_vuln::scan::VulnReport {
+    use palisade_vuln::image::{ImageOptions, OciLayout, open_image};
+    let img = dir.join(name);
+    oci_layout(
+        &img,
+        &[layer(
+            &[
+                file("etc/os-release", os_release),
+                file("var/lib/dpkg/status", status),
+            ],
+            Comp::Gzip,
+        )],
+    );
+    let fs = open_image(
+        Box::new(OciLayout::open(&img).unwrap()),
+        &ImageOptions::default(),
+    )
+    .unwrap();
+    palisade_vuln::scan::scan_image_with(&fs, db, palisade_vuln::scan::ScanOptions::default())
+        .unwrap()
+}

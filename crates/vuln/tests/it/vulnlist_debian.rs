@@ -17,12 +17,11 @@ use std::path::{Path, PathBuf};
 
 use palisade_vuln::advisory::{Ecosystem, Event};
 use palisade_vuln::db::{self, Database, Format};
-use palisade_vuln::image::{ImageOptions, OciLayout, open_image};
 use palisade_vuln::matcher::{PackageQuery, Remediation};
 use palisade_vuln::osv;
-use palisade_vuln::scan::{self, ScanOptions, VulnReport};
+use palisade_vuln::scan::VulnReport;
 
-use crate::imagekit::{Comp, file, layer, oci_layout};
+use crate::imagekit::scan_dpkg_image;
 
 fn testdata() -> Option<PathBuf> {
     palisade_testkit::corpus("vuln/fixtures/trivy-db/pkg/vulnsrc/debian/testdata")
@@ -382,26 +381,13 @@ fn scan(dir: &Path, db: &Database, name: &str, packages: &[(&str, &str, &str)]) 
             )
         })
         .collect();
-    let img = dir.join(name);
-    oci_layout(
-        &img,
-        &[layer(
-            &[
-                file(
-                    "etc/os-release",
-                    "PRETTY_NAME=\"Debian GNU/Linux 11 (bullseye)\"\nID=debian\nVERSION_ID=\"11\"\nVERSION_CODENAME=bullseye\n",
-                ),
-                file("var/lib/dpkg/status", status),
-            ],
-            Comp::Gzip,
-        )],
-    );
-    let fs = open_image(
-        Box::new(OciLayout::open(&img).unwrap()),
-        &ImageOptions::default(),
+    scan_dpkg_image(
+        dir,
+        name,
+        "PRETTY_NAME=\"Debian GNU/Linux 11 (bullseye)\"\nID=debian\nVERSION_ID=\"11\"\nVERSION_CODENAME=bullseye\n",
+        &status,
+        db,
     )
-    .unwrap();
-    scan::scan_image_with(&fs, db, ScanOptions::default()).unwrap()
 }
 
 /// A bullseye image scanned against the imported tree: libgcrypt below the fix is found
