@@ -21,6 +21,7 @@
 //! tls_key = "/etc/palisade/tls.key"
 //! interval = "15m"
 //! db_update_interval = "24h"
+//! retention = "90d"                 # snapshots and resolved alerts; "0" keeps everything
 //! mirror = "/srv/mirror/advisories"
 //! exports = ["cef=tcp://siem.example:6514"]
 //! rules = ["/etc/palisade/rules/custom.yaml"]
@@ -63,6 +64,7 @@ pub(crate) struct UpFile {
     pub(crate) context: Option<String>,
     pub(crate) kubeconfig: Option<PathBuf>,
     pub(crate) db_update_interval: Option<String>,
+    pub(crate) retention: Option<String>,
     pub(crate) mirror: Option<String>,
     pub(crate) exports: Option<Vec<String>>,
     pub(crate) rules: Option<Vec<PathBuf>>,

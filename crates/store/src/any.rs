@@ -26,7 +26,7 @@ use crate::platform::{
 };
 use crate::snapshots::{
     ClusterRecord, FindingCursor, FindingFilter, FindingPage, ObjectCursor, ObjectFilter,
-    ObjectPage, Recommendation, SnapshotId, SnapshotInfo, Store,
+    ObjectPage, Pruned, Recommendation, SnapshotId, SnapshotInfo, Store,
 };
 use crate::{Error, PgStore, SqliteStore};
 
@@ -110,6 +110,10 @@ impl Store for AnyStore {
         findings: &[Finding],
     ) -> Result<SnapshotId, Error> {
         delegate!(self.save_snapshot(cluster_id, objects, findings))
+    }
+
+    async fn prune(&self, before: &str) -> Result<Pruned, Error> {
+        delegate!(self.prune(before))
     }
 
     async fn latest_snapshots(&self, cluster_id: &str, n: u32) -> Result<Vec<SnapshotInfo>, Error> {

@@ -64,7 +64,7 @@ pub use platform::{
 pub use postgres::PgStore;
 pub use snapshots::{
     ClusterRecord, FindingCursor, FindingFilter, FindingPage, LabelRequirement, MAX_PAGE,
-    ObjectCursor, ObjectFilter, ObjectPage, ObjectSummary, Recommendation, SnapshotId,
+    ObjectCursor, ObjectFilter, ObjectPage, ObjectSummary, Pruned, Recommendation, SnapshotId,
     SnapshotInfo, Store,
 };
 

@@ -35,10 +35,11 @@ use crate::platform::{
 use crate::rows::{count, unsigned};
 use crate::snapshots::{
     ClusterRecord, FindingCursor, FindingFilter, FindingPage, ObjectCursor, ObjectFilter,
-    ObjectPage, Recommendation, SEVERITY_RANK, SnapshotId, SnapshotInfo, Store, cluster_row,
-    count_objects_sql, finding_page, findings_page_sql, now_rfc3339, object_extras, object_page,
-    object_row, object_summary_row, objects_page_sql, page_limit, recommendation_row,
-    recommendations_matching_sql, sha256_hex, snapshot_row, stored_body, summary,
+    ObjectPage, PRUNE_ALERTS_SQL, PRUNE_SNAPSHOTS_SQL, Pruned, Recommendation, SEVERITY_RANK,
+    SnapshotId, SnapshotInfo, Store, cluster_row, count_objects_sql, finding_page,
+    findings_page_sql, now_rfc3339, object_extras, object_page, object_row, object_summary_row,
+    objects_page_sql, page_limit, recommendation_row, recommendations_matching_sql, sha256_hex,
+    snapshot_row, stored_body, summary,
 };
 use crate::{Error, migrator};
 
@@ -355,6 +356,38 @@ impl Store for PgStore {
         .await?;
         tx.commit().await?;
         Ok(SnapshotId(id))
+    }
+
+    async fn prune(&self, before: &str) -> Result<Pruned, Error> {
+        let mut tx = self.pool.begin().await?;
+        let snapshots = sqlx::query(PRUNE_SNAPSHOTS_SQL)
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let contents = if snapshots == 0 {
+            0
+        } else {
+            // NOT EXISTS: an anti-join (NOT IN over a large subquery may not be hashed).
+            sqlx::query(
+                "DELETE FROM object_contents c WHERE NOT EXISTS \
+                 (SELECT 1 FROM snapshot_objects o WHERE o.hash = c.hash)",
+            )
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        };
+        let alerts = sqlx::query(PRUNE_ALERTS_SQL)
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(Pruned {
+            snapshots,
+            contents,
+            alerts,
+        })
     }
 
     async fn latest_snapshots(&self, cluster_id: &str, n: u32) -> Result<Vec<SnapshotInfo>, Error> {

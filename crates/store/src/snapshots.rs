@@ -56,6 +56,24 @@ pub struct ClusterRecord {
     pub last_seen: String,
 }
 
+/// What [`Store::prune`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Pruned {
+    /// Snapshots (with their objects and findings).
+    pub snapshots: u64,
+    /// Object contents no snapshot refers to any more.
+    pub contents: u64,
+    /// Resolved alerts (with their evidence).
+    pub alerts: u64,
+}
+
+/// Deletes old snapshots except each cluster's latest (both dialects).
+pub(crate) const PRUNE_SNAPSHOTS_SQL: &str = "DELETE FROM snapshots WHERE taken_at < $1 \
+     AND id NOT IN (SELECT max(id) FROM snapshots GROUP BY cluster_id)";
+/// Deletes alerts resolved before the cut-off (both dialects).
+pub(crate) const PRUNE_ALERTS_SQL: &str =
+    "DELETE FROM alerts WHERE status = 'resolved' AND last_seen < $1";
+
 /// What the store says about one snapshot, without its objects.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SnapshotInfo {
@@ -232,6 +250,11 @@ pub trait Store: Send + Sync {
         objects: &[Object],
         findings: &[Finding],
     ) -> impl Future<Output = Result<SnapshotId, Error>> + Send;
+
+    /// Retention: deletes the snapshots taken before `before` (RFC 3339) except each
+    /// cluster's latest, the object contents no snapshot refers to any more, and the alerts
+    /// resolved before `before`; one transaction.
+    fn prune(&self, before: &str) -> impl Future<Output = Result<Pruned, Error>> + Send;
 
     /// The `n` most recent snapshots of a cluster, newest first.
     fn latest_snapshots(
@@ -802,6 +825,37 @@ impl Store for SqliteStore {
         .await?;
         tx.commit().await?;
         Ok(SnapshotId(id))
+    }
+
+    async fn prune(&self, before: &str) -> Result<Pruned, Error> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let snapshots = sqlx::query(PRUNE_SNAPSHOTS_SQL)
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let contents = if snapshots == 0 {
+            0
+        } else {
+            // NOT IN: SQLite builds a temporary index of the subquery once.
+            sqlx::query(
+                "DELETE FROM object_contents WHERE hash NOT IN (SELECT hash FROM snapshot_objects)",
+            )
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        };
+        let alerts = sqlx::query(PRUNE_ALERTS_SQL)
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(Pruned {
+            snapshots,
+            contents,
+            alerts,
+        })
     }
 
     async fn latest_snapshots(&self, cluster_id: &str, n: u32) -> Result<Vec<SnapshotInfo>, Error> {

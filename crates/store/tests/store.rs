@@ -12,7 +12,7 @@ use palisade_model::{Finding, Location, ResourceRef, Severity};
 use palisade_store::{
     AlertCursor, AlertFilter, AlertStatus, AnyStore, FindingCursor, FindingFilter, ImageReport,
     LabelRequirement, Mitre, NewAlert, ObjectCursor, ObjectFilter, ObjectSummary, PlatformStore,
-    Recommendation, Role, SnapshotId, Store,
+    Pruned, Recommendation, Role, SnapshotId, Store,
 };
 use palisade_testkit::postgres::PgServer;
 use serde_json::{Value, json};
@@ -132,6 +132,7 @@ on_both_backends!(
     alert_pages_follow_the_keyset_cursor,
     alerts_keep_their_latest_raw_events,
     folded_occurrences_add_to_the_count,
+    retention_keeps_each_clusters_latest_snapshot_and_open_alerts,
 );
 
 fn object(raw: Value, document: usize) -> Object {
@@ -1280,4 +1281,63 @@ async fn folded_occurrences_add_to_the_count(fx: &Fixture) {
         .await
         .unwrap();
     assert_eq!(zero.count, 8);
+}
+
+async fn retention_keeps_each_clusters_latest_snapshot_and_open_alerts(fx: &Fixture) {
+    let store = &fx.store;
+    for id in ["c-a", "c-b"] {
+        store
+            .upsert_cluster(id, id, "https://10.0.0.1:6443")
+            .await
+            .unwrap();
+    }
+    let mut changed = first_objects();
+    changed[1] = object(
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "web:2"}]}}}}),
+        1,
+    );
+    let findings = [finding("privileged", Severity::High, "web")];
+    let old_a = store
+        .save_snapshot("c-a", &first_objects(), &findings)
+        .await
+        .unwrap();
+    let new_a = store.save_snapshot("c-a", &changed, &[]).await.unwrap();
+    let only_b = store.save_snapshot("c-b", &changed, &[]).await.unwrap();
+    let active = store
+        .record_alert(&occurrence("oscar", "2026-05-01T10:00:00Z", "kept"))
+        .await
+        .unwrap();
+    let done = store
+        .record_alert(&occurrence("peggy", "2026-05-01T10:00:00Z", "gone"))
+        .await
+        .unwrap();
+    store
+        .set_alert_status(done.id, AlertStatus::Resolved, "ops", None)
+        .await
+        .unwrap();
+
+    // Nothing is older than a cut-off in the past.
+    let none = store.prune("2000-01-01T00:00:00Z").await.unwrap();
+    assert_eq!(none, Pruned::default());
+
+    // Everything is older than a cut-off in the future: all but each cluster's latest go.
+    let pruned = store.prune("9999-01-01T00:00:00Z").await.unwrap();
+    assert_eq!((pruned.snapshots, pruned.alerts), (1, 1), "{pruned:?}");
+    // The first Deployment body is referred to by no snapshot any more (the other two
+    // objects are shared with the kept snapshots).
+    assert_eq!(pruned.contents, 1, "{pruned:?}");
+    let a = store.latest_snapshots("c-a", 5).await.unwrap();
+    assert_eq!(a.iter().map(|s| s.id).collect::<Vec<_>>(), [new_a]);
+    assert!(store.load_findings(old_a).await.unwrap().is_empty());
+    assert_eq!(store.load_snapshot_objects(new_a).await.unwrap().len(), 3);
+    assert_eq!(store.load_snapshot_objects(only_b).await.unwrap().len(), 3);
+    assert!(store.get_alert(active.id).await.unwrap().is_some());
+    assert!(store.get_alert(done.id).await.unwrap().is_none());
+    // Pruning again finds nothing more.
+    assert_eq!(
+        store.prune("9999-01-01T00:00:00Z").await.unwrap(),
+        Pruned::default()
+    );
 }

@@ -61,6 +61,10 @@ pub(crate) struct UpArgs {
     /// SBOM); 0 turns updates off.
     #[arg(long, env = "PALISADE_DB_UPDATE_INTERVAL", default_value = "24h", value_parser = parse_optional_interval, value_name = "DURATION")]
     db_update_interval: Duration,
+    /// Retention: posture snapshots older than this (except each cluster's latest) and
+    /// alerts resolved longer ago are deleted once a day; 0 keeps everything.
+    #[arg(long, env = "PALISADE_RETENTION", default_value = "90d", value_parser = parse_optional_interval, value_name = "DURATION")]
+    retention: Duration,
     /// Update the advisory database from this mirror (directory or http(s) URL) instead of
     /// the upstream sources (air-gapped sites).
     #[arg(long, env = "PALISADE_MIRROR", value_name = "DIR|URL")]
@@ -128,6 +132,7 @@ impl UpArgs {
             plain_http,
             interval: Duration::from_secs(600),
             db_update_interval: Duration::ZERO,
+            retention: Duration::from_secs(90 * 86_400),
             mirror: None,
             exports,
             export_lease,
@@ -181,6 +186,12 @@ impl UpArgs {
         {
             self.db_update_interval = parse_optional_interval(v)
                 .map_err(|e| anyhow::anyhow!("[up] db_update_interval: {e}"))?;
+        }
+        if d("retention")
+            && let Some(v) = &file.retention
+        {
+            self.retention =
+                parse_optional_interval(v).map_err(|e| anyhow::anyhow!("[up] retention: {e}"))?;
         }
         if d("mirror") && file.mirror.is_some() {
             self.mirror = file.mirror.clone();
@@ -325,6 +336,9 @@ pub(crate) fn up(a: UpArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
             stop.clone(),
         );
         let mut tasks = Vec::new();
+        if !a.retention.is_zero() {
+            tasks.push(tokio::spawn(retention_loop(store.clone(), a.retention)));
+        }
         if !a.no_scan {
             let config = palisade_inventory::live::Config {
                 context: a.context.clone(),
@@ -650,6 +664,28 @@ async fn snapshot_once(
 
 /// Inventories the packages of the node's root filesystem and stores the report as the
 /// image `host:<name>`; vulnerabilities are matched against the advisories imported so far.
+/// Deletes what is older than `keep` (see `Store::prune`) a few seconds after start, then
+/// once a day (or every `keep`, when that is shorter).
+async fn retention_loop(store: AnyStore, keep: Duration) {
+    let mut next = Duration::from_secs(5).min(keep);
+    loop {
+        tokio::time::sleep(next).await;
+        next = keep.min(Duration::from_secs(86_400));
+        let cutoff = palisade_model::time::unix_now().saturating_sub(keep.as_secs());
+        let before = palisade_model::time::rfc3339(cutoff);
+        match store.prune(&before).await {
+            Ok(p) if p == palisade_store::Pruned::default() => {
+                tracing::debug!(%before, "Retention: nothing to delete");
+            }
+            Ok(p) => eprintln!(
+                "retention: deleted {} snapshots, {} object versions and {} resolved alerts older than {before}",
+                p.snapshots, p.contents, p.alerts
+            ),
+            Err(e) => eprintln!("retention failed: {e}"),
+        }
+    }
+}
+
 async fn host_scan(store: AnyStore, root: PathBuf, data_dir: PathBuf) {
     let name = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())

@@ -284,14 +284,15 @@ pub(crate) fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
     );
     let n: u64 = num
         .parse()
-        .map_err(|_| format!("invalid interval {s:?}: expected e.g. 30s, 5m or 1h"))?;
+        .map_err(|_| format!("invalid interval {s:?}: expected e.g. 30s, 5m, 1h or 7d"))?;
     let secs = match unit {
         "" | "s" => n,
         "m" => n.saturating_mul(60),
         "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86_400),
         _ => {
             return Err(format!(
-                "invalid interval {s:?}: expected e.g. 30s, 5m or 1h"
+                "invalid interval {s:?}: expected e.g. 30s, 5m, 1h or 7d"
             ));
         }
     };

@@ -463,3 +463,99 @@ async fn up_quick_scans_images_its_cluster_runs() {
     );
     drop(child);
 }
+
+/// `--retention`: an alert resolved long ago is deleted by the retention task; an active
+/// one stays.
+#[test]
+fn up_deletes_resolved_alerts_older_than_the_retention() {
+    let data = tempfile::tempdir().unwrap();
+    let admin = crate::token(data.path(), &[], "admin");
+    let sensor = crate::token(data.path(), &[], "sensor");
+    let child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args([
+            "up",
+            "--no-scan",
+            "--plain-http",
+            "--listen",
+            "127.0.0.1:0",
+            "--retention",
+            "2s",
+        ])
+        .env("PALISADE_DATA_DIR", data.path())
+        .env_remove("PALISADE_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Running(child);
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let port = crate::announced_port(&mut stderr);
+    // Two canary requests by two users a day ago: two alerts.
+    let items: Vec<serde_json::Value> = ["resolved-user", "active-user"]
+        .iter()
+        .enumerate()
+        .map(|(i, user)| {
+            serde_json::json!({
+                "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
+                "auditID": format!("00000000-0000-0000-0000-00000000000{i}"),
+                "stage": "ResponseComplete",
+                "requestURI": "/api/v1/namespaces/palisade-canary/pods", "verb": "list",
+                "user": {"username": user}, "sourceIPs": ["10.0.0.7"],
+                "objectRef": {"resource": "pods", "namespace": "palisade-canary", "apiVersion": "v1"},
+                "responseStatus": {"code": 200},
+                "stageTimestamp": "2026-01-01T10:00:00.000000Z"
+            })
+        })
+        .collect();
+    let batch =
+        serde_json::json!({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": items})
+            .to_string();
+    let (status, body) = http(port, "POST", "/api/v1/audit/webhook", Some(&sensor), &batch);
+    assert_eq!(status, 200, "{body}");
+    let (_, alerts) = http(port, "GET", "/api/v1/alerts", Some(&admin), "");
+    let alerts: serde_json::Value = serde_json::from_str(&alerts).unwrap();
+    let id_of = |user: &str| {
+        alerts["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["user"] == user)
+            .and_then(|a| a["id"].as_i64())
+            .unwrap_or_else(|| panic!("no alert for {user}: {alerts}"))
+    };
+    let (resolved, active) = (id_of("resolved-user"), id_of("active-user"));
+    let (status, body) = http(
+        port,
+        "POST",
+        &format!("/api/v1/alerts/{resolved}/resolve"),
+        Some(&admin),
+        "{}",
+    );
+    assert_eq!(status, 200, "{body}");
+    let mut gone = false;
+    for _ in 0..60 {
+        if http(
+            port,
+            "GET",
+            &format!("/api/v1/alerts/{resolved}"),
+            Some(&admin),
+            "",
+        )
+        .0 == 404
+        {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert!(gone, "the resolved alert is deleted by the retention task");
+    let (status, _) = http(
+        port,
+        "GET",
+        &format!("/api/v1/alerts/{active}"),
+        Some(&admin),
+        "",
+    );
+    assert_eq!(status, 200, "an active alert is kept however old");
+    drop(child);
+}
