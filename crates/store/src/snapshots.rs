@@ -70,9 +70,10 @@ pub struct Pruned {
 /// Deletes old snapshots except each cluster's latest (both dialects).
 pub(crate) const PRUNE_SNAPSHOTS_SQL: &str = "DELETE FROM snapshots WHERE taken_at < $1 \
      AND id NOT IN (SELECT max(id) FROM snapshots GROUP BY cluster_id)";
-/// Deletes alerts resolved before the cut-off (both dialects).
-pub(crate) const PRUNE_ALERTS_SQL: &str =
-    "DELETE FROM alerts WHERE status = 'resolved' AND last_seen < $1";
+/// Deletes alerts resolved before the cut-off (both dialects): by when they were resolved,
+/// so an old alert resolved today is kept for the whole retention.
+pub(crate) const PRUNE_ALERTS_SQL: &str = "DELETE FROM alerts WHERE status = 'resolved' \
+     AND coalesce(status_changed_at, last_seen) < $1";
 
 /// What the store says about one snapshot, without its objects.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

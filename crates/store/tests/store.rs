@@ -1321,6 +1321,10 @@ async fn retention_keeps_each_clusters_latest_snapshot_and_open_alerts(fx: &Fixt
     // Nothing is older than a cut-off in the past.
     let none = store.prune("2000-01-01T00:00:00Z").await.unwrap();
     assert_eq!(none, Pruned::default());
+    // An alert last seen months ago but resolved just now is kept for the retention.
+    let hour_ago =
+        palisade_model::time::rfc3339(palisade_model::time::unix_now().saturating_sub(3600));
+    assert_eq!(store.prune(&hour_ago).await.unwrap(), Pruned::default());
 
     // Everything is older than a cut-off in the future: all but each cluster's latest go.
     let pruned = store.prune("9999-01-01T00:00:00Z").await.unwrap();
