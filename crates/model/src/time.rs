@@ -1,7 +1,9 @@
 //! RFC 3339 timestamps (`2026-01-02T03:04:05Z`), the one time format palisade writes.
 //!
 //! Written by hand (H. Hinnant's civil-from-days) because formatting UTC seconds is the only
-//! date arithmetic the crates need, which does not justify a date crate.
+//! date arithmetic the crates need, which does not justify a date crate. The calendar
+//! conversions are public so that other formats (the detector's nanosecond timestamps) use
+//! the same ones.
 
 /// Seconds since the Unix epoch, now (0 if the clock is before 1970).
 pub fn unix_now() -> u64 {
@@ -15,10 +17,20 @@ pub fn now_rfc3339() -> String {
     rfc3339(unix_now())
 }
 
-/// Formats seconds since the Unix epoch as RFC 3339 UTC (proleptic Gregorian calendar).
-pub fn rfc3339(unix_secs: u64) -> String {
-    let days = i64::try_from(unix_secs / 86_400).unwrap_or(i64::MAX / 2);
-    let rem = unix_secs % 86_400;
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days-from-civil).
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The proleptic Gregorian date `(year, month, day)` of a day count since 1970-01-01
+/// (H. Hinnant's civil-from-days).
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -27,7 +39,14 @@ pub fn rfc3339(unix_secs: u64) -> String {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// Formats seconds since the Unix epoch as RFC 3339 UTC (proleptic Gregorian calendar).
+pub fn rfc3339(unix_secs: u64) -> String {
+    let days = i64::try_from(unix_secs / 86_400).unwrap_or(i64::MAX / 2);
+    let rem = unix_secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,
@@ -78,14 +97,7 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    // days from civil (H. Hinnant)
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = days_from_civil(year, month, day);
     Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
 }
 
@@ -112,6 +124,16 @@ mod tests {
         assert_eq!(parse_rfc3339("2026-13-02T03:04:05Z"), None);
         assert_eq!(parse_rfc3339("not a time at all!!"), None);
         assert_eq!(parse_rfc3339("2026-01-02T03:04:05+0\u{e9}00"), None);
+    }
+
+    #[test]
+    fn calendar_conversions_are_inverse() {
+        for days in (-800_000..800_000).step_by(97) {
+            let (y, m, d) = super::civil_from_days(days);
+            assert_eq!(super::days_from_civil(y, m, d), days, "{y}-{m}-{d}");
+        }
+        assert_eq!(super::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(super::days_from_civil(2000, 2, 29), 11_016);
     }
 
     #[test]
