@@ -157,6 +157,27 @@ pub(crate) fn token(data: &Path, env: &[(&str, &str)], role: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// Starts `palisade ARGS` as a long-running server on the data directory `data` (logs off,
+/// stdout discarded, `env` added): the guard that kills it and its stderr, to read lines from.
+pub(crate) fn spawn_server<A: AsRef<std::ffi::OsStr>>(
+    data: &Path,
+    args: impl IntoIterator<Item = A>,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> (Running, std::io::BufReader<std::process::ChildStderr>) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
+    cmd.args(args)
+        .env("PALISADE_DATA_DIR", data)
+        .env_remove("PALISADE_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = Running(cmd.spawn().unwrap());
+    let stderr = std::io::BufReader::new(child.0.stderr.take().unwrap());
+    (child, stderr)
+}
+
 /// Reads a server's stderr up to the line announcing its plain-HTTP port.
 pub(crate) fn announced_port(stderr: &mut impl std::io::BufRead) -> u16 {
     let mut line = String::new();

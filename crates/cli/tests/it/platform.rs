@@ -3,7 +3,7 @@
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::process::{Command, Stdio};
 
-use crate::{Running, free_port, http, jinja_rootfs, osv, run_ok, token};
+use crate::{Running, free_port, http, jinja_rootfs, osv, run_ok, spawn_server, token};
 
 #[test]
 fn up_serves_the_api_with_tokens_and_stops_on_sigterm() {
@@ -237,25 +237,22 @@ fn up_updates_the_database_from_a_mirror_and_rescans_stored_sboms() {
     std::io::Write::write_all(&mut zip, osv("PALISADE-TEST-B").as_bytes()).unwrap();
     zip.finish().unwrap();
 
-    let child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args([
+    let no_kubeconfig = work.path().join("no-kubeconfig");
+    let (child, mut stderr) = spawn_server(
+        &data,
+        [
             "up",
             "--plain-http",
             "--listen",
             "127.0.0.1:0",
             "--no-host-scan",
-        ])
-        .args(["--db-update-interval", "1h", "--mirror"])
-        .arg(&mirror)
-        .env("KUBECONFIG", work.path().join("no-kubeconfig"))
-        .env("PALISADE_DATA_DIR", &data)
-        .env_remove("PALISADE_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = Running(child);
-    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+            "--db-update-interval",
+            "1h",
+            "--mirror",
+            mirror.to_str().unwrap(),
+        ],
+        &[("KUBECONFIG", no_kubeconfig.as_os_str())],
+    );
     let mut seen = String::new();
     let mut line = String::new();
     while !line.starts_with("rescan:") {
@@ -311,17 +308,11 @@ fn the_platform_runs_on_postgresql_selected_by_url() {
         serde_json::from_slice(&cli(&["vuln", "rescan", "--format", "json"]).stdout).unwrap();
     assert_eq!(rescan["images"], 1, "{rescan}");
 
-    let child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["up", "--no-scan", "--plain-http", "--listen", "127.0.0.1:0"])
-        .env("PALISADE_DATA_DIR", &data)
-        .env("PALISADE_STORE", &url)
-        .env_remove("PALISADE_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = Running(child);
-    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let (child, mut stderr) = spawn_server(
+        &data,
+        ["up", "--no-scan", "--plain-http", "--listen", "127.0.0.1:0"],
+        &[("PALISADE_STORE", url.as_ref())],
+    );
     let port = crate::announced_port(&mut stderr);
     let (status, body) = http(port, "GET", "/api/v1/images", Some(&admin), "");
     assert_eq!(status, 200, "{body}");
@@ -407,30 +398,24 @@ async fn up_quick_scans_images_its_cluster_runs() {
         .await
         .unwrap();
     let kubeconfig = api.kubeconfig(work.path()).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args([
+    let registry_host = registry.host();
+    let (child, mut stderr) = spawn_server(
+        &data,
+        [
             "up",
             "--plain-http",
             "--listen",
             "127.0.0.1:0",
             "--no-host-scan",
-        ])
-        .args([
             "--db-update-interval",
             "0",
             "--insecure-registry",
-            &registry.host(),
-        ])
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .env("PALISADE_DATA_DIR", &data)
-        .env_remove("PALISADE_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = Running(child);
-    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+            &registry_host,
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+        ],
+        &[],
+    );
     let port = crate::announced_port(&mut stderr);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let images = loop {
@@ -471,8 +456,9 @@ fn up_deletes_resolved_alerts_older_than_the_retention() {
     let data = tempfile::tempdir().unwrap();
     let admin = crate::token(data.path(), &[], "admin");
     let sensor = crate::token(data.path(), &[], "sensor");
-    let child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args([
+    let (child, mut stderr) = spawn_server(
+        data.path(),
+        [
             "up",
             "--no-scan",
             "--plain-http",
@@ -480,15 +466,9 @@ fn up_deletes_resolved_alerts_older_than_the_retention() {
             "127.0.0.1:0",
             "--retention",
             "2s",
-        ])
-        .env("PALISADE_DATA_DIR", data.path())
-        .env_remove("PALISADE_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = Running(child);
-    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+        ],
+        &[],
+    );
     let port = crate::announced_port(&mut stderr);
     // Two canary requests by two users a day ago: two alerts.
     let items: Vec<serde_json::Value> = ["resolved-user", "active-user"]
