@@ -20,16 +20,18 @@
 //! after all requests.
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "benchmark program")]
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
+#[path = "common/child_server.rs"]
+mod child_server;
+
 use std::time::{Duration, Instant};
 
 use palisade_inventory::Object;
 use palisade_model::{Finding, Location, ResourceRef, Severity};
-use palisade_server::{Config, Role, Server, TlsMode, create_token};
+use palisade_server::{Role, create_token};
 use palisade_store::{AlertStatus, AnyStore, Mitre, NewAlert, PlatformStore as _, Store as _};
 use serde_json::{Value, json};
+
+use child_server::{get, rss_mib};
 
 const FINDINGS_PER_OBJECT: usize = 10;
 
@@ -61,8 +63,7 @@ const CHECKS: [(&str, Severity); 14] = [
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("serve") {
-        serve(&args[2], &args[3]);
+    if child_server::serve_if_child(&args) {
         return;
     }
     let mut url = None;
@@ -92,22 +93,9 @@ fn main() {
     let token = rt.block_on(seed(&location, scale));
     drop(rt);
 
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .arg("serve")
-        .arg(&location)
-        .arg(dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line.trim().parse().expect("port from the server");
-    std::thread::sleep(Duration::from_millis(500));
+    let (mut child, port) = child_server::start(&location, dir.path());
     let pid = child.id();
-    let auth = format!("Bearer {token}");
+    let auth = format!("Authorization: Bearer {token}");
     let rss_start = rss_mib(pid);
 
     let (cold, _) = get(port, "/api/v1/overview", &auth);
@@ -334,61 +322,4 @@ fn snapshot(cluster: usize, count: usize) -> (Vec<Object>, Vec<Finding>) {
         });
     }
     (objects, findings)
-}
-
-/// The server process: opens the store, prints its port, serves until stdin closes.
-fn serve(location: &str, dir: &str) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let store = AnyStore::open(location).await.unwrap();
-        let mut config = Config::new(dir);
-        config.tls = TlsMode::Plain;
-        let server = Server::new(config, store).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        println!("{}", listener.local_addr().unwrap().port());
-        std::io::stdout().flush().unwrap();
-        let stdin_closed = tokio::task::spawn_blocking(|| {
-            let mut sink = Vec::new();
-            let _ = std::io::stdin().read_to_end(&mut sink);
-        });
-        server
-            .serve(listener, async {
-                let _ = stdin_closed.await;
-            })
-            .await
-            .unwrap();
-    });
-}
-
-/// One GET over a fresh connection: the time until the whole body is read, and the body.
-fn get(port: u16, path: &str, auth: &str) -> (Duration, Vec<u8>) {
-    let t = Instant::now();
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = Vec::new();
-    s.read_to_end(&mut response).unwrap();
-    let elapsed = t.elapsed();
-    assert!(
-        response.starts_with(b"HTTP/1.1 200"),
-        "{path}: {}",
-        String::from_utf8_lossy(&response[..response.len().min(300)])
-    );
-    let body = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or_else(Vec::new, |at| response[at + 4..].to_vec());
-    (elapsed, body)
-}
-
-fn rss_mib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb / 1024)
 }

@@ -14,24 +14,24 @@
 //! server is read from `/proc` after start, after the first (cold) page and after all requests.
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "benchmark program")]
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Command, Stdio};
+#[path = "common/child_server.rs"]
+mod child_server;
+
 use std::time::{Duration, Instant};
 
 use palisade_inventory::{Inventory, Object};
 use palisade_model::{Location, ResourceRef};
-use palisade_server::{Config, Role, Server, TlsMode, create_token};
+use palisade_server::{Role, create_token};
 use palisade_store::{SqliteStore, Store as _};
 use serde_json::json;
+
+use child_server::{get, rss_mib};
 
 const RUNS: usize = 20;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("serve") {
-        serve(Path::new(&args[2]));
+    if child_server::serve_if_child(&args) {
         return;
     }
     let resources: usize = args
@@ -64,22 +64,10 @@ fn main() {
     drop((inventory, findings, rt));
     println!("saved the snapshot in {:.1} s", t.elapsed().as_secs_f64());
 
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .arg("serve")
-        .arg(dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line.trim().parse().expect("port from the server");
-    std::thread::sleep(Duration::from_millis(500));
+    let (mut child, port) = child_server::start(&dir.path().display().to_string(), dir.path());
     let pid = child.id();
     println!("server RSS after start: {} MiB", rss_mib(pid));
-    let cookie = format!("palisade_session={token}");
+    let cookie = format!("Cookie: palisade_session={token}");
 
     for (i, path) in [
         "/",
@@ -92,7 +80,8 @@ fn main() {
     .iter()
     .enumerate()
     {
-        let (cold, bytes) = get(port, path, &cookie);
+        let (cold, body) = get(port, path, &cookie);
+        let bytes = body.len();
         let mut times: Vec<Duration> = (0..RUNS).map(|_| get(port, path, &cookie).0).collect();
         times.sort();
         println!(
@@ -108,59 +97,6 @@ fn main() {
     println!("server RSS after all requests: {} MiB", rss_mib(pid));
     let _ = child.kill();
     let _ = child.wait();
-}
-
-/// The server process: opens the store, prints its port, serves until stdin closes.
-fn serve(dir: &Path) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let store = SqliteStore::open(dir).await.unwrap();
-        let mut config = Config::new(dir);
-        config.tls = TlsMode::Plain;
-        let server = Server::new(config, store).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        println!("{}", listener.local_addr().unwrap().port());
-        std::io::stdout().flush().unwrap();
-        let stdin_closed = tokio::task::spawn_blocking(|| {
-            let mut sink = Vec::new();
-            let _ = std::io::stdin().read_to_end(&mut sink);
-        });
-        server
-            .serve(listener, async {
-                let _ = stdin_closed.await;
-            })
-            .await
-            .unwrap();
-    });
-}
-
-/// One GET over a fresh connection; the time until the whole body is read and its size.
-fn get(port: u16, path: &str, cookie: &str) -> (Duration, usize) {
-    let t = Instant::now();
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = Vec::new();
-    s.read_to_end(&mut response).unwrap();
-    let elapsed = t.elapsed();
-    assert!(
-        response.starts_with(b"HTTP/1.1 200"),
-        "{path}: {}",
-        String::from_utf8_lossy(&response[..response.len().min(300)])
-    );
-    (elapsed, response.len())
-}
-
-fn rss_mib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb / 1024)
 }
 
 /// Deployments and their Pods (1 + 5 objects per workload), spread over 200 namespaces.
